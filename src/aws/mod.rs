@@ -1,0 +1,30 @@
+//! AWS connection settings in one place: every SDK client the installer builds comes from
+//! `sdk_config`, which is also where `--endpoint-url` points the whole installer at an emulator.
+//!
+//! Thin wrappers only; decisions about what to call belong to the commands and the planner.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Where and as whom to talk to AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// The shared SDK configuration for `connection`: the standard credential chain (environment,
+/// profile, SSO, process, IMDS), with the profile, region and endpoint overridden where given.
+pub async fn sdk_config(connection: &Connection) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &connection.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &connection.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint_url) = &connection.endpoint_url {
+        loader = loader.endpoint_url(endpoint_url);
+    }
+    loader.load().await
+}

@@ -1,0 +1,92 @@
+//! The command line, as clap types and nothing else: the doc comments here are the `--help` text.
+//!
+//! Raw arguments only. Turning them (with the environment and the config file) into settings is
+//! another module's job, so precedence is decided in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Install, upgrade, check and remove a token vending machine (TVM) in an AWS account.
+///
+/// The TVM is a Lambda behind an IAM-authorised HTTP API that hands out short-lived credentials
+/// for protected roles, by policy, stamped with the caller's identity.
+#[derive(Debug, Parser)]
+#[command(name = "sentinel-tvm", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Environment name; every stack and physical name carries it.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub env: Option<String>,
+
+    /// Configuration file (default: `sentinel-tvm.yaml` in the current directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// AWS named profile to take credentials and region from.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region to deploy to.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint instead of AWS (a local emulator, for instance).
+    #[arg(long, global = true, value_name = "URL", env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Answer yes to every confirmation; never prompt.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// Never prompt: a value that is missing is an error naming the flag that supplies it.
+    #[arg(long, global = true)]
+    pub non_interactive: bool,
+
+    /// How to print results: text for people, json for one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, deploy every stack, and run the smoke test (asks what it needs on a terminal).
+    Install,
+    /// Rebuild and apply what changed since the last install, after showing the change sets.
+    Upgrade,
+    /// Show the change sets an upgrade would apply, and apply nothing.
+    Diff,
+    /// Show each stack's status, deployed version and outputs.
+    Status,
+    /// Prove the deployed TVM vends credentials for the smoke profile and refuses what it must.
+    SmokeTest,
+    /// Delete every stack of the environment and list anything left behind.
+    Teardown,
+    /// Work with TVM policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file with the same code the Lambda uses.
+    Validate {
+        /// The policy file (YAML).
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,40 @@
+//! Errors the user can act on, and the outcome of a command that ran to its end.
+//!
+//! Anything else is an `anyhow::Error` with context on every step; `report` prints both kinds.
+
+use std::process::ExitCode;
+
+/// An error with the sentence that tells the user how to fix it.
+///
+/// Attach one anywhere in an error chain (`Err(Fixable::new(..))?` or `.context(Fixable::new(..))`);
+/// `report::failure` prints the first one it finds as a `hint:` line.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Fixable {
+    pub message: String,
+    pub hint: String,
+}
+
+impl Fixable {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: hint.into() }
+    }
+}
+
+/// How a command that did not error ended. Errors are exit code 2 and never an `Outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, including "nothing to change".
+    Success,
+    /// A check said no, or the user declined: exit code 1.
+    Refused,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Success => ExitCode::SUCCESS,
+            Outcome::Refused => ExitCode::from(1),
+        }
+    }
+}

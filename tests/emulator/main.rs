@@ -1,0 +1,8 @@
+//! Tests against the local AWS emulator (MiniStack on 127.0.0.1), one binary so the AWS SDK is
+//! linked once. Run through `scripts/test` or `scripts/emulator run -- cargo test`; without an
+//! emulator each test prints why it skipped (and fails in CI).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;

@@ -1,0 +1,136 @@
+//! Test support for everything that talks to AWS: the emulator's endpoint, SDK configuration for
+//! it, and names no other test uses.
+//!
+//! The emulator is started outside the tests (`scripts/emulator run -- cargo test`, `.ci/run`),
+//! and every test shares it, so tests never reset it: each one works only on resources named by
+//! `unique_name`. Nothing here may ever talk to anything but a loopback address.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_cloudformation::config::Credentials;
+
+/// The region every emulator test uses.
+pub const REGION: &str = "us-east-1";
+
+/// A running emulator, reached through `AWS_ENDPOINT_URL`.
+pub struct Emulator {
+    pub endpoint: String,
+    /// SDK configuration with the emulator's root credentials.
+    pub config: SdkConfig,
+}
+
+/// The emulator for this test run, or `None` (with the reason printed) when it is absent and
+/// this is not CI. In CI (`CI` set) an absent emulator fails the test: CI always starts one.
+pub async fn emulator() -> Option<Emulator> {
+    let endpoint = match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(endpoint) if !endpoint.is_empty() => endpoint,
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("AWS_ENDPOINT_URL is not set, but CI must run the emulator tests: run them through `scripts/test`")
+        }
+        _ => {
+            eprintln!(
+                "skipped: no emulator (AWS_ENDPOINT_URL is not set); run `scripts/emulator run -- cargo test` to include this test"
+            );
+            return None;
+        }
+    };
+    assert_loopback(&endpoint);
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(&endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "emulator-root"))
+        .load()
+        .await;
+    Some(Emulator { endpoint, config })
+}
+
+/// Returns the emulator or ends the calling test early (see `emulator`).
+#[macro_export]
+macro_rules! emulator_or_skip {
+    () => {
+        match $crate::support::emulator().await {
+            Some(emulator) => emulator,
+            None => return,
+        }
+    };
+}
+
+/// Refuses any endpoint that is not on this machine: tests must never reach a real account.
+pub fn assert_loopback(endpoint: &str) {
+    let host = endpoint_host(endpoint);
+    assert!(
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]"),
+        "refusing to run tests against `{endpoint}`: the emulator must listen on 127.0.0.1"
+    );
+}
+
+/// The host part of `scheme://host:port/path`.
+fn endpoint_host(endpoint: &str) -> &str {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    match authority.strip_prefix('[') {
+        Some(_) => authority.split_inclusive(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    }
+}
+
+/// A short name no other test in this run (or a parallel run) uses: `<prefix>-<8 base-36 chars>`.
+/// Short on purpose: names end up inside IAM role names, which stop at 64 characters.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64;
+    let this_process = u64::from(std::process::id()) << 32 | u64::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{prefix}-{}", base36(splitmix64(nanos ^ splitmix64(this_process)) % 36u64.pow(8), 8))
+}
+
+/// A well-mixing 64-bit hash (SplitMix64), so nearby inputs give unrelated names.
+fn splitmix64(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn base36(mut value: u64, width: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = vec![b'0'; width];
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(value % 36) as usize];
+        value /= 36;
+    }
+    String::from_utf8(out).expect("ascii digits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_host_reads_the_host_of_each_form() {
+        for (endpoint, host) in [
+            ("http://127.0.0.1:4566", "127.0.0.1"),
+            ("http://localhost:4566/", "localhost"),
+            ("http://[::1]:4566", "[::1]"),
+            ("https://sts.amazonaws.com", "sts.amazonaws.com"),
+            ("127.0.0.1:4566", "127.0.0.1"),
+        ] {
+            assert_eq!(endpoint_host(endpoint), host, "{endpoint}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "must listen on 127.0.0.1")]
+    fn a_remote_endpoint_is_refused() {
+        assert_loopback("https://cloudformation.us-east-1.amazonaws.com");
+    }
+
+    #[test]
+    fn unique_names_differ_and_stay_short() {
+        let names: std::collections::HashSet<_> = (0..1000).map(|_| unique_name("t")).collect();
+        assert_eq!(names.len(), 1000);
+        assert!(names.iter().all(|name| name.len() == 10));
+    }
+}
