@@ -1,3 +1,20 @@
 //! The sentinel-tvm token vending machine, as pure logic: who is calling, what they may have,
 //! and what to answer. The wire contract is `shared/spec/tvm-contract.md`; `main.rs` wires this
-//! library to the Lambda runtime, STS and SSM and must hold no decisions of its own.
+//! library to the Lambda runtime, STS and SSM and holds no decisions of its own.
+//!
+//! Everything but `aws` (the SDK adapters, feature `runtime`) is free of I/O and table-tested.
+
+pub mod contract;
+pub mod decision_log;
+pub mod duration;
+pub mod event;
+pub mod identity;
+pub mod policy;
+pub mod profile;
+pub mod rate_limit;
+pub mod service;
+pub mod session;
+pub mod settings;
+
+#[cfg(feature = "runtime")]
+pub mod aws;

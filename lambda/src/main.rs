@@ -1,6 +1,31 @@
-//! The Lambda's `bootstrap`: wiring only (see the library for every decision).
+//! The Lambda's `bootstrap`: read the environment once, build the STS and SSM clients once, then
+//! serve HTTP API (payload 2.0) and Function URL events. Wiring only: every decision is in the
+//! library, and the one thing done here besides wiring is printing each decision-log line.
 
-fn main() {
-    eprintln!("sentinel-tvm-lambda: the vending handler is not built yet; refusing to start");
-    std::process::exit(2);
+use aws_config::BehaviorVersion;
+use jiff::Timestamp;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer};
+use sentinel_tvm_lambda::contract::Response;
+use sentinel_tvm_lambda::decision_log::startup_failure;
+use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::service::{Invocation, Tvm};
+use sentinel_tvm_lambda::settings::Settings;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let settings = Settings::from_lookup(|name| std::env::var(name).ok());
+    if let Err(problem) = &settings {
+        println!("{}", startup_failure(Timestamp::now(), &problem.to_string()));
+    }
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let tvm = Tvm::new(settings, StsIssuer::new(&config), SsmPolicySource::new(&config));
+    let tvm = &tvm;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        let invocation = Invocation { function_arn: &event.context.invoked_function_arn, now: Timestamp::now() };
+        let handled = tvm.handle(&event.payload, invocation).await;
+        println!("{}", handled.log.to_json());
+        Ok::<Response, Error>(handled.response)
+    }))
+    .await
 }

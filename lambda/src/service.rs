@@ -1,0 +1,310 @@
+//! The TVM service: one request in, one response and one decision-log line out, with the checks
+//! of spec §3 in the contract's order (the first failure answers). STS and SSM sit behind the
+//! two small traits here, so tests substitute them; the real adapters are in `aws`.
+//!
+//! Fail closed everywhere: a broken environment, an unreadable or invalid policy, a missing
+//! random number, an unknown route: each is a refusal, never credentials.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::contract::{Credentials, ErrorCode, ProfileListing, Response};
+use crate::decision_log::{self, DecisionLog};
+use crate::duration;
+use crate::event::{Event, Route};
+use crate::identity::{AllowedAccounts, Caller, PARTITIONS, caller_allowed, is_account_id, username};
+use crate::policy::{self, Decision, Policy, Principal, Rule};
+use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest};
+use crate::rate_limit::{Admission, RateLimiter};
+use crate::session::{RequestId, session_name, source_identity};
+use crate::settings::{Settings, SettingsError};
+
+/// How long one instance trusts the policy it read.
+pub const POLICY_CACHE: SignedDuration = SignedDuration::from_secs(30);
+
+/// The AssumeRole call the TVM makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRoleRequest {
+    pub role_arn: String,
+    pub session_name: String,
+    pub source_identity: String,
+    pub duration_seconds: u32,
+}
+
+/// Issues credentials (STS `AssumeRole`). The error text goes to the log only.
+pub trait CredentialIssuer: Send + Sync {
+    fn assume_role(&self, request: &AssumeRoleRequest) -> impl Future<Output = Result<Credentials, String>> + Send;
+}
+
+/// Reads the policy text (SSM `GetParameter`). The error text goes to the log only.
+pub trait PolicySource: Send + Sync {
+    fn fetch(&self, parameter: &str) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+/// What the runtime knows about this invocation.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The invoked function's ARN: the TVM's own partition and account come from it.
+    pub function_arn: &'a str,
+    pub now: Timestamp,
+}
+
+pub struct Handled {
+    pub response: Response,
+    pub log: DecisionLog,
+}
+
+pub struct Tvm<I, P> {
+    settings: Result<Settings, SettingsError>,
+    issuer: I,
+    policies: P,
+    cache: Mutex<Option<CachedPolicy>>,
+    limiter: Mutex<RateLimiter>,
+}
+
+struct CachedPolicy {
+    fetched_at: Timestamp,
+    policy: Arc<Policy>,
+}
+
+/// Everything established about a request once checks 1–4 passed.
+struct Checked<'a> {
+    event: &'a Event,
+    settings: &'a Settings,
+    own: OwnFunction<'a>,
+    principal: Principal<'a>,
+    id: RequestId,
+    now: Timestamp,
+}
+
+/// The TVM's own partition and account, read from the invoked function's ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OwnFunction<'a> {
+    partition: &'a str,
+    account_id: &'a str,
+}
+
+impl<'a> OwnFunction<'a> {
+    /// `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
+    fn parse(arn: &'a str) -> Option<Self> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "lambda", _, account, "function", _name, ..]
+                if PARTITIONS.contains(partition) && is_account_id(account) =>
+            {
+                Some(Self { partition, account_id: account })
+            }
+            _ => None,
+        }
+    }
+}
+
+impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
+    pub fn new(settings: Result<Settings, SettingsError>, issuer: I, policies: P) -> Self {
+        let limiter = match &settings {
+            Ok(settings) => RateLimiter::new(settings.rate_limit, settings.rate_window_seconds),
+            Err(_) => RateLimiter::new(0, 1),
+        };
+        Self { settings, issuer, policies, cache: Mutex::new(None), limiter: Mutex::new(limiter) }
+    }
+
+    pub async fn handle(&self, event: &Event, invocation: Invocation<'_>) -> Handled {
+        let mut log = DecisionLog::started(invocation.now);
+        let response = self.answer(event, invocation, &mut log).await;
+        log.finish(&response);
+        Handled { response, log }
+    }
+
+    /// Checks 1–4, which hold for every route, then the route itself.
+    async fn answer(&self, event: &Event, invocation: Invocation<'_>, log: &mut DecisionLog) -> Response {
+        let Ok(id) = RequestId::random() else {
+            log.reason = Some("the operating system's random number generator failed".into());
+            return Response::error(ErrorCode::CredentialError);
+        };
+        log.request_id = Some(id.as_str().into());
+        let settings = match &self.settings {
+            Ok(settings) => settings,
+            Err(error) => return refuse(log, ErrorCode::ConfigError, error.to_string()),
+        };
+        let Some(own) = OwnFunction::parse(invocation.function_arn) else {
+            let reason =
+                format!("cannot read the TVM's own account from the function ARN `{}`", invocation.function_arn);
+            return refuse(log, ErrorCode::ConfigError, reason);
+        };
+        // 1. Who is calling, as the IAM authorizer verified it.
+        let Some(caller) = Caller::from_authorizer(event.iam()) else {
+            return refuse(log, ErrorCode::IamAuthRequired, "no IAM authorizer context in the event".into());
+        };
+        log.principal_arn = Some(caller.user_arn.clone());
+        log.account_id = Some(caller.account_id.clone());
+        // 2. From an allowed account (and organization)?
+        if !caller_allowed(&caller, &settings.allowed_accounts, settings.allowed_org_id.as_deref(), own.account_id) {
+            return refuse(log, ErrorCode::AccountNotAllowed, "caller account or organization not allowed".into());
+        }
+        // 3. A username we can stamp.
+        let Some(user) = username(&caller.user_arn) else {
+            return refuse(log, ErrorCode::InvalidIdentity, "no username derivable from the caller ARN".into());
+        };
+        log.user = Some(user.clone());
+        // 4. Within the rate limit.
+        let admission = self
+            .limiter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(&caller.user_arn, invocation.now.as_second());
+        if let Admission::Limited { retry_after_seconds } = admission {
+            log.reason = Some("rate limit exceeded".into());
+            return Response::rate_limited(retry_after_seconds);
+        }
+        let principal = Principal { user: &user, arn: &caller.user_arn, account_id: &caller.account_id };
+        let request = Checked { event, settings, own, principal, id, now: invocation.now };
+        match event.route() {
+            Route::Vend => self.vend(&request, log).await,
+            Route::Profiles if event.method().eq_ignore_ascii_case("GET") => self.discover(&request, log).await,
+            Route::Profiles => refuse(log, ErrorCode::MethodNotAllowed, format!("{} on /profiles", event.method())),
+            Route::NotFound => refuse(log, ErrorCode::NotFound, "no such route".into()),
+        }
+    }
+
+    /// Checks 5–11 of `GET /` and `POST /`.
+    async fn vend(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
+        let Checked { event, settings, own, principal, id, now } = request;
+        let prefix = settings.role_prefix.as_str();
+        log.device_id = decision_log::device_id(event.query("device_id").as_deref());
+        // 5.
+        let Some(raw_profile) = event.query("profile").filter(|profile| !profile.is_empty()) else {
+            return refuse(log, ErrorCode::MissingProfile, "no profile parameter".into());
+        };
+        // 6. Never echo an invalid profile, not even to the log.
+        let Some(profile) = ProfileRequest::parse(&raw_profile, prefix) else {
+            return refuse(
+                log,
+                ErrorCode::InvalidProfile,
+                "profile parameter is not a valid profile name or role ARN".into(),
+            );
+        };
+        log.profile = Some(raw_profile);
+        // 7.
+        let Ok(requested) = duration::parse_requested(event.query("duration").as_deref()) else {
+            return refuse(log, ErrorCode::InvalidDuration, "duration is not an integer in 900..=3600".into());
+        };
+        // 8.
+        let policy = match self.policy(settings, *now).await {
+            Ok(policy) => policy,
+            Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
+        };
+        // 9.
+        let decision = policy.evaluate(principal, profile.policy_name(prefix), *now);
+        log.rule = decision.rule().map(|rule| rule.name.clone());
+        log.reason = Some(decision.reason().to_string());
+        let Decision::Allow(rule) = decision else {
+            return Response::policy_deny(decision.reason());
+        };
+        // 10.
+        let extra_accounts = accounts_rule_may_reach(rule, &settings.allowed_accounts);
+        let Some(role_arn) = profile.resolve(prefix, own.partition, own.account_id, &extra_accounts) else {
+            return refuse(
+                log,
+                ErrorCode::ProfileNotAllowed,
+                "the profile does not resolve to a role this TVM vends".into(),
+            );
+        };
+        // 11.
+        let assume = AssumeRoleRequest {
+            role_arn,
+            session_name: session_name(principal.user, id),
+            source_identity: source_identity(principal.user, id),
+            duration_seconds: duration::effective(
+                requested,
+                rule.max_server_duration,
+                settings.default_duration_seconds,
+            ),
+        };
+        log.role_arn = Some(assume.role_arn.clone());
+        log.duration_seconds = Some(assume.duration_seconds);
+        log.source_identity = Some(assume.source_identity.clone());
+        match self.issuer.assume_role(&assume).await {
+            Ok(credentials) => Response::credentials(&credentials),
+            Err(detail) => refuse(log, ErrorCode::CredentialError, format!("sts:AssumeRole failed: {detail}")),
+        }
+    }
+
+    /// `GET /profiles`: what the policy could ever allow this caller, with the roles they name.
+    async fn discover(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
+        let Checked { settings, own, principal, now, .. } = request;
+        let policy = match self.policy(settings, *now).await {
+            Ok(policy) => policy,
+            Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
+        };
+        let listings: Vec<ProfileListing> = policy
+            .discoverable_profiles(principal)
+            .into_iter()
+            .filter(|name| profile::role_name(&settings.role_prefix, name).len() <= MAX_ROLE_NAME)
+            .map(|name| ProfileListing {
+                name: name.to_string(),
+                role_arn: profile::role_arn(own.partition, own.account_id, &settings.role_prefix, name),
+            })
+            .collect();
+        log.reason = Some(format!("discovery: {} profiles", listings.len()));
+        Response::profiles(&listings)
+    }
+
+    /// The policy, from this instance's cache when younger than 30 s. Errors are not cached.
+    async fn policy(&self, settings: &Settings, now: Timestamp) -> Result<Arc<Policy>, String> {
+        if let Some(cached) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            let age = now.duration_since(cached.fetched_at);
+            if age >= SignedDuration::ZERO && age < POLICY_CACHE {
+                return Ok(cached.policy.clone());
+            }
+        }
+        let parameter = &settings.policy_parameter;
+        let text = self
+            .policies
+            .fetch(parameter)
+            .await
+            .map_err(|e| format!("cannot read the policy parameter {parameter}: {e}"))?;
+        let parsed = policy::parse(&text)
+            .map_err(|e| format!("the policy in {parameter} is invalid: {}", e.to_string().replace('\n', "; ")))?;
+        let policy = Arc::new(parsed);
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(CachedPolicy { fetched_at: now, policy: policy.clone() });
+        Ok(policy)
+    }
+}
+
+/// An error response, with why in the log.
+fn refuse(log: &mut DecisionLog, code: ErrorCode, reason: String) -> Response {
+    log.reason = Some(reason);
+    Response::error(code)
+}
+
+/// Accounts besides its own in which the TVM may assume a role for this rule: those the rule's
+/// `accounts` condition names that the TVM also allows.
+fn accounts_rule_may_reach<'r>(rule: &'r Rule, allowed: &AllowedAccounts) -> Vec<&'r str> {
+    let named = rule.conditions.accounts.iter().flatten().map(String::as_str);
+    match allowed {
+        AllowedAccounts::Own => Vec::new(),
+        AllowedAccounts::Any => named.collect(),
+        AllowedAccounts::List(list) => named.filter(|account| list.iter().any(|a| a == account)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_own_account_comes_from_the_function_arn() {
+        for (arn, expected) in [
+            ("arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main", Some(("aws", "111122223333"))),
+            ("arn:aws-cn:lambda:cn-north-1:111122223333:function:f:live", Some(("aws-cn", "111122223333"))),
+            ("arn:aws:lambda:eu-west-2:1111:function:f", None),
+            ("arn:aws:s3:::bucket", None),
+            ("", None),
+        ] {
+            assert_eq!(OwnFunction::parse(arn).map(|own| (own.partition, own.account_id)), expected, "{arn}");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The Lambda's environment (spec §9), read once at cold start by a pure function over a lookup,
+//! so every rule is table-tested. A malformed variable is an error naming it; the service then
+//! answers every request with `CONFIG_ERROR` (fail closed).
+
+use crate::duration::{MAX_SECONDS, MIN_SECONDS};
+use crate::identity::{AllowedAccounts, is_account_id};
+use crate::profile::MAX_ROLE_NAME;
+
+pub const DEFAULT_ROLE_PREFIX: &str = "SentinelProtected-";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `TVM_POLICY_PARAMETER` (or `SENTINEL_POLICY_PARAMETER`): the SSM parameter with the policy.
+    pub policy_parameter: String,
+    /// `TVM_ROLE_PREFIX`: profile → role name prefix.
+    pub role_prefix: String,
+    /// `TVM_ALLOWED_ACCOUNTS`: callers' accounts allowed (default: the function's own).
+    pub allowed_accounts: AllowedAccounts,
+    /// `TVM_ALLOWED_ORG_ID`: if set, callers' `principalOrgId` must equal it.
+    pub allowed_org_id: Option<String>,
+    /// `TVM_RATE_LIMIT` per `TVM_RATE_WINDOW_SECONDS`, per caller; 0 disables.
+    pub rate_limit: u32,
+    pub rate_window_seconds: u32,
+    /// `TVM_DEFAULT_DURATION_SECONDS`: when neither request nor rule says.
+    pub default_duration_seconds: u32,
+}
+
+/// A variable that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "environment variable {} {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl Settings {
+    /// Reads the settings through `lookup` (the process environment in production). An empty
+    /// value counts as unset, so a template can always pass every variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let error = |variable: &'static str, problem: String| SettingsError { variable, problem };
+
+        let policy_parameter =
+            get("TVM_POLICY_PARAMETER").or_else(|| get("SENTINEL_POLICY_PARAMETER")).ok_or_else(|| {
+                error("TVM_POLICY_PARAMETER", "is required: name the SSM parameter that holds the policy".into())
+            })?;
+
+        let role_prefix = get("TVM_ROLE_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
+        if role_prefix.len() >= MAX_ROLE_NAME || !role_prefix.bytes().all(is_role_name_byte) {
+            return Err(error("TVM_ROLE_PREFIX", format!("`{role_prefix}` is not the start of a valid IAM role name")));
+        }
+
+        let allowed_org_id = get("TVM_ALLOWED_ORG_ID");
+        if let Some(org) = allowed_org_id.as_ref().filter(|org| !is_org_id(org)) {
+            return Err(error("TVM_ALLOWED_ORG_ID", format!("`{org}` is not an organization ID like `o-a1b2c3d4e5`")));
+        }
+        let allowed_accounts = match get("TVM_ALLOWED_ACCOUNTS") {
+            None => AllowedAccounts::Own,
+            Some(star) if star == "*" => match allowed_org_id {
+                Some(_) => AllowedAccounts::Any,
+                None => {
+                    return Err(error(
+                        "TVM_ALLOWED_ACCOUNTS",
+                        "is `*`, which needs TVM_ALLOWED_ORG_ID to say which organization".into(),
+                    ));
+                }
+            },
+            Some(list) => AllowedAccounts::List(parse_accounts(&list).map_err(|p| error("TVM_ALLOWED_ACCOUNTS", p))?),
+        };
+
+        let number = |name: &'static str, default: u32| -> Result<u32, SettingsError> {
+            get(name)
+                .map_or(Ok(default), |v| v.parse().map_err(|_| error(name, format!("`{v}` is not a whole number"))))
+        };
+        let rate_limit = number("TVM_RATE_LIMIT", 100)?;
+        let rate_window_seconds = number("TVM_RATE_WINDOW_SECONDS", 60)?;
+        if rate_window_seconds == 0 {
+            return Err(error(
+                "TVM_RATE_WINDOW_SECONDS",
+                "must be at least 1 (use TVM_RATE_LIMIT=0 to disable the limit)".into(),
+            ));
+        }
+        let default_duration_seconds = number("TVM_DEFAULT_DURATION_SECONDS", MIN_SECONDS)?;
+        if !(MIN_SECONDS..=MAX_SECONDS).contains(&default_duration_seconds) {
+            return Err(error(
+                "TVM_DEFAULT_DURATION_SECONDS",
+                format!("is {default_duration_seconds}; it must be within {MIN_SECONDS}..={MAX_SECONDS}"),
+            ));
+        }
+
+        Ok(Settings {
+            policy_parameter,
+            role_prefix,
+            allowed_accounts,
+            allowed_org_id,
+            rate_limit,
+            rate_window_seconds,
+            default_duration_seconds,
+        })
+    }
+}
+
+fn parse_accounts(list: &str) -> Result<Vec<String>, String> {
+    list.split(',')
+        .map(str::trim)
+        .map(|account| {
+            is_account_id(account)
+                .then(|| account.to_string())
+                .ok_or_else(|| format!("holds `{account}`, which is not a 12-digit account ID"))
+        })
+        .collect()
+}
+
+/// What IAM allows in a role name: `[A-Za-z0-9+=,.@_-]`.
+fn is_role_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)
+}
+
+/// `o-` and 10 to 32 lowercase letters or digits.
+fn is_org_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_apply_with_only_the_policy_parameter() {
+        assert_eq!(
+            settings(&[("TVM_POLICY_PARAMETER", "/sentinel-tvm/main/policy")]),
+            Ok(Settings {
+                policy_parameter: "/sentinel-tvm/main/policy".into(),
+                role_prefix: "SentinelProtected-".into(),
+                allowed_accounts: AllowedAccounts::Own,
+                allowed_org_id: None,
+                rate_limit: 100,
+                rate_window_seconds: 60,
+                default_duration_seconds: 900,
+            })
+        );
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let read = settings(&[
+            ("SENTINEL_POLICY_PARAMETER", "/legacy"),
+            ("TVM_ROLE_PREFIX", "Tvm-"),
+            ("TVM_ALLOWED_ACCOUNTS", "111122223333, 444455556666"),
+            ("TVM_ALLOWED_ORG_ID", "o-a1b2c3d4e5"),
+            ("TVM_RATE_LIMIT", "0"),
+            ("TVM_RATE_WINDOW_SECONDS", "10"),
+            ("TVM_DEFAULT_DURATION_SECONDS", "3600"),
+        ])
+        .unwrap();
+        assert_eq!(read.policy_parameter, "/legacy");
+        assert_eq!(read.role_prefix, "Tvm-");
+        assert_eq!(read.allowed_accounts, AllowedAccounts::List(vec!["111122223333".into(), "444455556666".into()]));
+        assert_eq!(read.allowed_org_id.as_deref(), Some("o-a1b2c3d4e5"));
+        assert_eq!((read.rate_limit, read.rate_window_seconds, read.default_duration_seconds), (0, 10, 3600));
+    }
+
+    #[test]
+    fn the_new_policy_variable_wins_over_the_legacy_one_and_empty_means_unset() {
+        let read = settings(&[
+            ("TVM_POLICY_PARAMETER", "/new"),
+            ("SENTINEL_POLICY_PARAMETER", "/old"),
+            ("TVM_ALLOWED_ACCOUNTS", ""),
+            ("TVM_ALLOWED_ORG_ID", " "),
+        ])
+        .unwrap();
+        assert_eq!(read.policy_parameter, "/new");
+        assert_eq!(read.allowed_accounts, AllowedAccounts::Own);
+        assert_eq!(read.allowed_org_id, None);
+    }
+
+    #[test]
+    fn any_account_needs_an_organization() {
+        let with_org = settings(&[
+            ("TVM_POLICY_PARAMETER", "/p"),
+            ("TVM_ALLOWED_ACCOUNTS", "*"),
+            ("TVM_ALLOWED_ORG_ID", "o-a1b2c3d4e5"),
+        ]);
+        assert_eq!(with_org.unwrap().allowed_accounts, AllowedAccounts::Any);
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        for (vars, variable) in [
+            (&[][..], "TVM_POLICY_PARAMETER"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", "bad prefix")][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", &"x".repeat(64))][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "1234")][..], "TVM_ALLOWED_ACCOUNTS"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "111122223333,")][..], "TVM_ALLOWED_ACCOUNTS"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "*")][..], "TVM_ALLOWED_ACCOUNTS"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ORG_ID", "org-1")][..], "TVM_ALLOWED_ORG_ID"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "-1")][..], "TVM_RATE_LIMIT"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "ten")][..], "TVM_RATE_LIMIT"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_WINDOW_SECONDS", "0")][..], "TVM_RATE_WINDOW_SECONDS"),
+            (
+                &[("TVM_POLICY_PARAMETER", "/p"), ("TVM_DEFAULT_DURATION_SECONDS", "43200")][..],
+                "TVM_DEFAULT_DURATION_SECONDS",
+            ),
+            (
+                &[("TVM_POLICY_PARAMETER", "/p"), ("TVM_DEFAULT_DURATION_SECONDS", "899")][..],
+                "TVM_DEFAULT_DURATION_SECONDS",
+            ),
+        ] {
+            let error = settings(vars).expect_err(variable);
+            assert_eq!(error.variable, variable, "{error}");
+            assert!(error.to_string().starts_with(&format!("environment variable {variable} ")), "{error}");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The requests the real SDK adapters send, seen through aws-smithy-mocks clients: what the
+//! emulator cannot show (it ignores SourceIdentity), asserted on the AssumeRole input itself.
+#![cfg(feature = "runtime")]
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleInput, AssumeRoleOutput};
+use aws_sdk_sts::primitives::DateTime;
+use aws_sdk_sts::types::error::MalformedPolicyDocumentException;
+use aws_smithy_mocks::{mock, mock_client};
+use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer};
+use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::service::{Invocation, PolicySource, Tvm};
+use sentinel_tvm_lambda::settings::Settings;
+
+const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n";
+
+/// The policy comes from a mocked SSM too, so this is the adapters' whole path.
+fn ssm_serving(text: &'static str) -> SsmPolicySource {
+    let rule = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|input| {
+            input.name() == Some("/sentinel-tvm/main/policy") && input.with_decryption() == Some(true)
+        })
+        .then_output(move || {
+            GetParameterOutput::builder()
+                .parameter(
+                    aws_sdk_ssm::types::Parameter::builder().name("/sentinel-tvm/main/policy").value(text).build(),
+                )
+                .build()
+        });
+    SsmPolicySource::from_client(mock_client!(aws_sdk_ssm, [&rule]))
+}
+
+fn event(query: &str) -> Event {
+    let mut value: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v2-iam-sso-role-profiles.json")).unwrap();
+    value["rawPath"] = serde_json::json!("/");
+    value["rawQueryString"] = serde_json::json!(query);
+    serde_json::from_value(value).unwrap()
+}
+
+fn settings() -> Result<Settings, sentinel_tvm_lambda::settings::SettingsError> {
+    Settings::from_lookup(|name| (name == "TVM_POLICY_PARAMETER").then(|| "/sentinel-tvm/main/policy".to_string()))
+}
+
+fn invocation() -> Invocation<'static> {
+    Invocation {
+        function_arn: "arn:aws:lambda:eu-west-2:111122223333:function:tvm",
+        now: "2026-01-25T14:30:00Z".parse().unwrap(),
+    }
+}
+
+/// What STS accepts as a SourceIdentity: `^[A-Za-z0-9_+=,.@-]{2,64}$`.
+fn sts_accepts_source_identity(text: &str) -> bool {
+    (2..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+#[tokio::test]
+async fn the_assume_role_request_carries_role_session_duration_and_source_identity() {
+    let seen: Arc<Mutex<Option<AssumeRoleInput>>> = Arc::default();
+    let record = seen.clone();
+    let rule = mock!(aws_sdk_sts::Client::assume_role).then_compute_output(move |input| {
+        *record.lock().unwrap() = Some(input.clone());
+        AssumeRoleOutput::builder()
+            .credentials(
+                aws_sdk_sts::types::Credentials::builder()
+                    .access_key_id("ASIAMOCKMOCKMOCK")
+                    .secret_access_key("mock-secret")
+                    .session_token("mock-token")
+                    .expiration(DateTime::from_secs(1_769_353_200))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let tvm = Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY));
+
+    let handled = tvm.handle(&event("profile=dev&duration=2700"), invocation()).await;
+
+    assert_eq!(handled.response.status, 200, "{}", handled.response.body);
+    assert!(handled.response.body.contains(r#""Expiration":"2026-01-25T15:00:00Z""#), "{}", handled.response.body);
+    let input = seen.lock().unwrap().clone().expect("AssumeRole was called");
+    assert_eq!(input.role_arn(), Some("arn:aws:iam::111122223333:role/SentinelProtected-dev"));
+    assert_eq!(input.duration_seconds(), Some(2700));
+    let source_identity = input.source_identity().expect("SourceIdentity is always set");
+    assert!(source_identity.starts_with("sentinel.alicebobsubcompanyco."), "{source_identity}");
+    assert!(sts_accepts_source_identity(source_identity), "STS would reject {source_identity:?}");
+    let reqid = source_identity.rsplit('.').next().unwrap();
+    assert_eq!(input.role_session_name(), Some(format!("tvm-alicebobsubcompanyco-{reqid}").as_str()));
+    assert_eq!(handled.log.request_id.as_deref(), Some(reqid));
+}
+
+#[tokio::test]
+async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
+    let rule = mock!(aws_sdk_sts::Client::assume_role).then_error(|| {
+        AssumeRoleError::MalformedPolicyDocumentException(
+            MalformedPolicyDocumentException::builder().message("bad session policy").build(),
+        )
+    });
+    let tvm = Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY));
+
+    let handled = tvm.handle(&event("profile=dev"), invocation()).await;
+
+    assert_eq!(handled.response.status, 500);
+    assert_eq!(handled.response.body, r#"{"Code":"CREDENTIAL_ERROR","Message":"Failed to vend credentials"}"#);
+    assert!(handled.log.reason.as_deref().unwrap().contains("bad session policy"), "{:?}", handled.log.reason);
+}
+
+#[tokio::test]
+async fn the_policy_is_read_by_name_with_decryption() {
+    let text = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy").await;
+    assert_eq!(text.as_deref(), Ok(POLICY));
+}
