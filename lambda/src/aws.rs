@@ -1,12 +1,19 @@
 //! The real STS and SSM behind the service's traits. Thin: one SDK call each, errors rendered
 //! with their whole source chain for the log (never for the client).
 
-use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sts::error::DisplayErrorContext;
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use jiff::Timestamp;
 
 use crate::contract::Credentials;
 use crate::service::{AssumeRoleRequest, CredentialIssuer, PolicySource};
+
+/// The SDK configuration from the Lambda's environment, with rustls on ring for HTTPS.
+pub async fn sdk_config() -> SdkConfig {
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https).load().await
+}
 
 pub struct StsIssuer(aws_sdk_sts::Client);
 

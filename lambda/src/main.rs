@@ -2,10 +2,9 @@
 //! serve HTTP API (payload 2.0) and Function URL events. Wiring only: every decision is in the
 //! library, and the one thing done here besides wiring is printing each decision-log line.
 
-use aws_config::BehaviorVersion;
 use jiff::Timestamp;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer};
+use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer, sdk_config};
 use sentinel_tvm_lambda::contract::Response;
 use sentinel_tvm_lambda::decision_log::startup_failure;
 use sentinel_tvm_lambda::event::Event;
@@ -18,7 +17,7 @@ async fn main() -> Result<(), Error> {
     if let Err(problem) = &settings {
         println!("{}", startup_failure(Timestamp::now(), &problem.to_string()));
     }
-    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let config = sdk_config().await;
     let tvm = Tvm::new(settings, StsIssuer::new(&config), SsmPolicySource::new(&config));
     let tvm = &tvm;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

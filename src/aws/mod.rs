@@ -4,6 +4,12 @@
 //! Thin wrappers only; decisions about what to call belong to the commands and the planner.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+/// The one HTTPS client every SDK client uses: rustls with ring (no C crypto to build).
+pub fn https_client() -> aws_sdk_cloudformation::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
 
 /// Where and as whom to talk to AWS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,7 +22,7 @@ pub struct Connection {
 /// The shared SDK configuration for `connection`: the standard credential chain (environment,
 /// profile, SSO, process, IMDS), with the profile, region and endpoint overridden where given.
 pub async fn sdk_config(connection: &Connection) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(profile) = &connection.profile {
         loader = loader.profile_name(profile);
     }

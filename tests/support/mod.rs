@@ -39,6 +39,7 @@ pub async fn emulator() -> Option<Emulator> {
     };
     assert_loopback(&endpoint);
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sentinel_tvm::aws::https_client())
         .region(Region::new(REGION))
         .endpoint_url(&endpoint)
         .credentials_provider(Credentials::new("test", "test", None, None, "emulator-root"))
