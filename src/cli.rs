@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::config::EnvironmentConfig;
+
 /// Install, upgrade, check and remove a token vending machine (TVM) in an AWS account.
 ///
 /// The TVM is a Lambda behind an IAM-authorised HTTP API that hands out short-lived credentials
@@ -66,11 +68,11 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, deploy every stack, and run the smoke test (asks what it needs on a terminal).
-    Install,
+    Install(DeployArgs),
     /// Rebuild and apply what changed since the last install, after showing the change sets.
-    Upgrade,
+    Upgrade(DeployArgs),
     /// Show the change sets an upgrade would apply, and apply nothing.
-    Diff,
+    Diff(DeployArgs),
     /// Show each stack's status, deployed version and outputs.
     Status,
     /// Prove the deployed TVM vends credentials for the smoke profile and refuses what it must.
@@ -80,6 +82,18 @@ pub enum Command {
     /// Work with TVM policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+}
+
+/// Settings for deploying (each also a key of the config file) and where the code comes from.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub settings: EnvironmentConfig,
+
+    /// Deploy this prebuilt Lambda zip instead of building one (its `bootstrap` must match the
+    /// architecture).
+    #[arg(long, value_name = "PATH")]
+    pub lambda_zip: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,12 @@ impl Fixable {
     }
 }
 
+/// The user pressed Ctrl-C while AWS was working: says what keeps going and how to follow it.
+/// Exit code 130, like any interrupted command.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Interrupted(pub String);
+
 /// How a command that did not error ended. Errors are exit code 2 and never an `Outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

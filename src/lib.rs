@@ -3,8 +3,19 @@
 //!
 //! `main.rs` only parses and maps outcomes to exit codes; every decision lives in these modules.
 
+pub mod artifact;
 pub mod aws;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod endpoint;
+pub mod engine;
 pub mod error;
+pub mod output;
+pub mod plan;
+pub mod prompt;
+pub mod render;
 pub mod report;
+pub mod settings;
+pub mod stacks;
+pub mod tvm_policy;

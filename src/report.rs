@@ -3,14 +3,19 @@
 
 use std::process::ExitCode;
 
-use crate::error::Fixable;
+use crate::error::{Fixable, Interrupted};
 
 /// Exit code for an error (as opposed to a check that said no).
 pub const ERROR_EXIT: u8 = 2;
+/// Exit code after Ctrl-C.
+pub const INTERRUPTED_EXIT: u8 = 130;
 
 /// Prints `error` and returns the exit code for it.
 pub fn failure(error: &anyhow::Error) -> ExitCode {
     eprint!("{}", render_failure(error));
+    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        return ExitCode::from(INTERRUPTED_EXIT);
+    }
     ExitCode::from(ERROR_EXIT)
 }
 

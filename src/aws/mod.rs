@@ -3,6 +3,12 @@
 //!
 //! Thin wrappers only; decisions about what to call belong to the commands and the planner.
 
+pub mod cloudformation;
+pub mod errors;
+pub mod identity;
+pub mod residue;
+pub mod s3;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 

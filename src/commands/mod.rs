@@ -1,19 +1,29 @@
 //! One module per command, each a readable script of named steps; this file only dispatches.
 
+mod deploy;
+mod install;
+mod policy;
+mod session;
+mod status;
+mod teardown;
+mod upgrade;
+
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, PolicyCommand};
+use crate::engine::Mode;
 use crate::error::{Fixable, Outcome};
 
 pub async fn run(cli: Cli) -> Result<Outcome> {
-    match cli.command {
-        Command::Install => not_built("install"),
-        Command::Upgrade => not_built("upgrade"),
-        Command::Diff => not_built("diff"),
-        Command::Status => not_built("status"),
+    let global = &cli.global;
+    match &cli.command {
+        Command::Install(args) => install::run(global, args).await,
+        Command::Upgrade(args) => upgrade::run(global, args, Mode::Apply).await,
+        Command::Diff(args) => upgrade::run(global, args, Mode::Preview).await,
+        Command::Status => status::run(global).await,
         Command::SmokeTest => not_built("smoke-test"),
-        Command::Teardown => not_built("teardown"),
-        Command::Policy(PolicyCommand::Validate { .. }) => not_built("policy validate"),
+        Command::Teardown => teardown::run(global).await,
+        Command::Policy(PolicyCommand::Validate { file }) => policy::validate(file),
     }
 }
 

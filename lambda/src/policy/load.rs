@@ -2,7 +2,7 @@
 //! checked, with each problem naming its line, its rule and its field. All problems are reported
 //! at once so an author fixes them in one pass.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::window::{Hours, TimeWindow, day_bit, parse_clock, parse_day};
@@ -41,42 +41,53 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     version: Spanned<String>,
     rules: Vec<Spanned<RawRule>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     name: Spanned<String>,
     effect: Spanned<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     max_server_duration: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     conditions: Option<RawConditions>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawConditions {
+    #[serde(skip_serializing_if = "Option::is_none")]
     profiles: Option<Spanned<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     users: Option<Spanned<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     principals: Option<Spanned<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     accounts: Option<Spanned<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     time: Option<Spanned<RawTime>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawTime {
+    #[serde(skip_serializing_if = "Option::is_none")]
     days: Option<Spanned<Vec<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     hours: Option<Spanned<RawHours>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     timezone: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawHours {
     start: String,
@@ -85,11 +96,41 @@ struct RawHours {
 
 /// Parses and validates a policy.
 pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+    validate(read_raw(text)?)
+}
+
+/// The YAML as the policy schema, scalars kept as written (an account `012345678901` stays a
+/// string), or the YAML error with its line.
+fn read_raw(text: &str) -> Result<RawPolicy, PolicyError> {
     // No snippets: the Lambda logs these messages, and the log must never carry the policy text.
     let options = serde_saphyr::options! { with_snippet: false };
-    let raw: RawPolicy = serde_saphyr::from_str_with_options(text, options).map_err(|error| PolicyError {
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| PolicyError {
         problems: vec![Problem { line: error.location().map(|l| l.line() as u32), message: yaml_message(&error) }],
+    })
+}
+
+/// `rules` (a YAML sequence of rules) put in front of `policy`'s own, as one valid policy.
+/// Both must be valid; the result is checked again. Comments do not survive.
+pub fn prepend_rules(policy: &str, rules: &str) -> Result<String, PolicyError> {
+    parse(policy)?;
+    let mut raw = read_raw(policy)?;
+    let options = serde_saphyr::options! { with_snippet: false };
+    let extra: Vec<Spanned<RawRule>> =
+        serde_saphyr::from_str_with_options(rules, options).map_err(|error| PolicyError {
+            problems: vec![Problem {
+                line: error.location().map(|l| l.line() as u32),
+                message: format!("in the added rules: {}", yaml_message(&error)),
+            }],
+        })?;
+    raw.rules.splice(0..0, extra);
+    let text = serde_saphyr::to_string(&raw).map_err(|error| PolicyError {
+        problems: vec![Problem { line: None, message: format!("cannot write the policy: {error}") }],
     })?;
+    parse(&text)?;
+    Ok(text)
+}
+
+fn validate(raw: RawPolicy) -> Result<Policy, PolicyError> {
     let mut problems = Vec::new();
     if raw.version.value != "1" {
         problems.push(Problem {
@@ -412,5 +453,38 @@ mod tests {
         let message = parse(text).unwrap_err().to_string();
         assert!(!message.contains("secret-rule-name"), "{message}");
         assert!(!message.contains('\n'), "one line per problem: {message}");
+    }
+}
+
+#[cfg(test)]
+mod compose_tests {
+    use super::*;
+
+    const USER: &str = "# ops access\nversion: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    reason: ops\n    conditions:\n      profiles: [main-prod]\n      accounts: [012345678901]\n      time: {days: [monday], hours: {start: \"08:00\", end: \"18:00\"}, timezone: Europe/London}\n";
+    const SMOKE: &str = "- name: smoke\n  effect: allow\n  conditions:\n    profiles: [main-smoke]\n    principals: [\"arn:aws:iam::012345678901:user/deployer\"]\n";
+
+    #[test]
+    fn added_rules_come_first_and_every_scalar_survives() {
+        let text = prepend_rules(USER, SMOKE).unwrap();
+        let policy = parse(&text).unwrap();
+        let names: Vec<&str> = policy.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["smoke", "ops"]);
+        let ops = &policy.rules[1];
+        assert_eq!(ops.conditions.accounts.as_deref(), Some(&["012345678901".to_string()][..]), "{text}");
+        assert_eq!(ops.conditions, parse(USER).unwrap().rules[0].conditions, "the user's rule is unchanged:\n{text}");
+    }
+
+    #[test]
+    fn an_invalid_policy_or_rule_is_refused() {
+        assert!(
+            prepend_rules("version: \"1\"\nrules: [{name: a, effect: nope, conditions: {users: [a]}}]\n", SMOKE)
+                .is_err()
+        );
+        assert!(
+            prepend_rules(USER, "- name: ops\n  effect: allow\n  conditions: {users: [x]}\n")
+                .unwrap_err()
+                .to_string()
+                .contains("also the name")
+        );
     }
 }

@@ -10,7 +10,7 @@ mod load;
 mod window;
 
 pub use eval::{Decision, NO_MATCHING_RULE, Principal, arn_matches};
-pub use load::{PolicyError, Problem, parse};
+pub use load::{PolicyError, Problem, parse, prepend_rules};
 pub use window::{Hours, TimeWindow};
 
 /// A validated policy.

@@ -1,0 +1,252 @@
+//! CloudFormation, thinly: each call converts SDK types to the plain data the planner and
+//! renderers use, with context on every error. No decisions here.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Stack, Tag};
+
+use super::errors::sdk_error;
+use crate::plan::Deployed;
+use crate::stacks::DesiredStack;
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+    /// `True`, `False` or `Conditional` (modifications only).
+    pub replacement: Option<String>,
+    /// The properties (or other scopes) that change.
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub id: String,
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub changes: Vec<ResourceChange>,
+}
+
+impl ChangeSet {
+    pub fn settled(&self) -> bool {
+        matches!(self.status.as_str(), "CREATE_COMPLETE" | "FAILED" | "DELETE_COMPLETE" | "DELETE_FAILED")
+    }
+
+    /// CloudFormation's way of saying the stack already is what was asked.
+    pub fn is_empty_change(&self) -> bool {
+        self.status == "FAILED"
+            && self.status_reason.as_deref().is_some_and(|reason| {
+                reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+            })
+    }
+}
+
+/// One stack event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackEvent {
+    pub id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+impl StackEvent {
+    pub fn is_failure(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CloudFormation {
+    client: Client,
+}
+
+impl CloudFormation {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: Client::new(config) }
+    }
+
+    /// The stack named `name`, or `None` if there is none.
+    pub async fn describe(&self, name: &str) -> Result<Option<Deployed>> {
+        match self.client.describe_stacks().stack_name(name).send().await {
+            Ok(output) => Ok(output.stacks().first().map(deployed)),
+            Err(error) if error.message().is_some_and(|m| m.contains("does not exist")) => Ok(None),
+            Err(error) => Err(sdk_error(error, format_args!("DescribeStacks for `{name}`"))),
+        }
+    }
+
+    /// Every live stack whose name starts with `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Deployed>> {
+        let mut pages = self.client.describe_stacks().into_paginator().send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| sdk_error(error, "DescribeStacks"))?;
+            found.extend(
+                page.stacks().iter().filter(|s| s.stack_name().is_some_and(|n| n.starts_with(prefix))).map(deployed),
+            );
+        }
+        found.retain(|stack| stack.status != "DELETE_COMPLETE");
+        Ok(found)
+    }
+
+    /// Creates change set `name` turning the stack into `desired`; returns its id.
+    pub async fn create_change_set(&self, desired: &DesiredStack, create: bool, name: &str) -> Result<String> {
+        let parameters = desired
+            .parameters
+            .iter()
+            .map(|(key, value)| Parameter::builder().parameter_key(key).parameter_value(value).build());
+        let tags = desired.tags.iter().map(|(key, value)| Tag::builder().key(key).value(value).build());
+        let output = self
+            .client
+            .create_change_set()
+            .stack_name(&desired.name)
+            .change_set_name(name)
+            .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
+            .template_body(desired.template)
+            .set_parameters(Some(parameters.collect()))
+            .set_tags(Some(tags.collect()))
+            .capabilities(Capability::CapabilityNamedIam)
+            .description(format!("sentinel-tvm {}", env!("CARGO_PKG_VERSION")))
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, format_args!("CreateChangeSet for `{}`", desired.name)))?;
+        output.id().map(str::to_string).context("CloudFormation returned no change set id")
+    }
+
+    /// The change set's status and every change (all pages).
+    pub async fn describe_change_set(&self, id: &str) -> Result<ChangeSet> {
+        let mut changes = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .describe_change_set()
+                .change_set_name(id)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|error| sdk_error(error, "DescribeChangeSet"))?;
+            changes.extend(output.changes().iter().filter_map(|change| change.resource_change()).map(resource_change));
+            next = output.next_token().map(str::to_string);
+            if next.is_none() {
+                return Ok(ChangeSet {
+                    id: id.to_string(),
+                    status: output.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    status_reason: output.status_reason().map(str::to_string),
+                    changes,
+                });
+            }
+        }
+    }
+
+    pub async fn execute_change_set(&self, id: &str) -> Result<()> {
+        self.client
+            .execute_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, "ExecuteChangeSet"))?;
+        Ok(())
+    }
+
+    pub async fn delete_change_set(&self, id: &str) -> Result<()> {
+        self.client
+            .delete_change_set()
+            .change_set_name(id)
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, "DeleteChangeSet"))?;
+        Ok(())
+    }
+
+    pub async fn delete_stack(&self, name: &str) -> Result<()> {
+        self.client
+            .delete_stack()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, format_args!("DeleteStack for `{name}`")))?;
+        Ok(())
+    }
+
+    /// The stack's events newer than `after` (an event id), oldest first. Without `after`, the
+    /// newest page.
+    pub async fn events_since(&self, stack: &str, after: Option<&str>) -> Result<Vec<StackEvent>> {
+        let mut pages = self.client.describe_stack_events().stack_name(stack).into_paginator().send();
+        let mut newest_first = Vec::new();
+        'pages: while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| sdk_error(error, format_args!("DescribeStackEvents for `{stack}`")))?;
+            for event in page.stack_events() {
+                if after.is_some() && event.event_id() == after {
+                    break 'pages;
+                }
+                newest_first.push(StackEvent {
+                    id: event.event_id().unwrap_or_default().to_string(),
+                    timestamp: event.timestamp().map(|t| t.to_string()).unwrap_or_default(),
+                    logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: event.resource_type().unwrap_or_default().to_string(),
+                    status: event.resource_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                    reason: event.resource_status_reason().filter(|r| !r.is_empty()).map(str::to_string),
+                });
+            }
+            if after.is_none() {
+                break;
+            }
+        }
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+}
+
+fn deployed(stack: &Stack) -> Deployed {
+    let pairs = |items: Vec<(Option<&str>, Option<&str>)>| -> BTreeMap<String, String> {
+        items.into_iter().filter_map(|(k, v)| Some((k?.to_string(), v.unwrap_or_default().to_string()))).collect()
+    };
+    Deployed {
+        name: stack.stack_name().unwrap_or_default().to_string(),
+        id: stack.stack_id().unwrap_or_default().to_string(),
+        status: stack.stack_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        status_reason: stack.stack_status_reason().filter(|r| !r.is_empty()).map(str::to_string),
+        tags: pairs(stack.tags().iter().map(|t| (t.key(), t.value())).collect()),
+        parameters: pairs(stack.parameters().iter().map(|p| (p.parameter_key(), p.parameter_value())).collect()),
+        outputs: pairs(stack.outputs().iter().map(|o| (o.output_key(), o.output_value())).collect()),
+        updated: stack.last_updated_time().or(stack.creation_time()).map(|t| t.to_string()),
+    }
+}
+
+fn resource_change(change: &aws_sdk_cloudformation::types::ResourceChange) -> ResourceChange {
+    let mut details: Vec<String> = change
+        .details()
+        .iter()
+        .filter_map(|detail| detail.target())
+        .map(|target| {
+            target
+                .name()
+                .map(str::to_string)
+                .or_else(|| target.attribute().map(|a| a.as_str().to_string()))
+                .unwrap_or_default()
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    details.dedup();
+    ResourceChange {
+        action: change.action().map(|a| a.as_str().to_string()).unwrap_or_default(),
+        logical_id: change.logical_resource_id().unwrap_or_default().to_string(),
+        resource_type: change.resource_type().unwrap_or_default().to_string(),
+        physical_id: change.physical_resource_id().filter(|id| !id.is_empty()).map(str::to_string),
+        replacement: change.replacement().map(|r| r.as_str().to_string()).filter(|r| !r.is_empty()),
+        details,
+    }
+}

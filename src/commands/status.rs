@@ -1,0 +1,76 @@
+//! `sentinel-tvm status`: each stack of the environment with its status, the version that
+//! deployed it against this binary's, when it last changed, its outputs, and the endpoint.
+//! Exit 1 when nothing is installed or a stack is not in a settled, healthy state.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::session::Session;
+use crate::cli::GlobalArgs;
+use crate::config::EnvironmentConfig;
+use crate::endpoint::tvm_url;
+use crate::engine::is_success;
+use crate::error::Outcome;
+use crate::plan::Deployed;
+use crate::render::{StatusRow, status_table};
+use crate::stacks::{Part, TAG_ENV, TAG_VERSION, stack_prefix};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
+    let session = Session::open(global, &EnvironmentConfig::default()).await?;
+    let stacks = environment_stacks(&session).await?;
+    if stacks.is_empty() {
+        session
+            .out
+            .json(json!({"type": "result", "command": "status", "outcome": "not-installed", "env": session.env()}));
+        session.out.data(&format!(
+            "environment `{}` is not installed in account {}\n",
+            session.env(),
+            session.identity.account_id
+        ));
+        return Ok(Outcome::Refused);
+    }
+    let rows: Vec<StatusRow> = stacks
+        .iter()
+        .map(|s| StatusRow {
+            stack: s.name.clone(),
+            status: s.status.clone(),
+            version: s.tags.get(TAG_VERSION).cloned(),
+            updated: s.updated.clone(),
+        })
+        .collect();
+    for stack in &stacks {
+        session.out.json(json!({
+            "type": "stack", "stack": stack.name, "status": stack.status, "version": stack.tags.get(TAG_VERSION),
+            "binary_version": VERSION, "updated": stack.updated, "outputs": stack.outputs,
+        }));
+    }
+    let api = stacks.iter().find(|s| Part::from_stack_name(session.env(), &s.name) == Some(Part::Api));
+    let endpoint = api.and_then(|api| tvm_url(&api.outputs, session.settings.connection.endpoint_url.as_deref()));
+    let healthy = stacks.iter().all(|s| is_success(&s.status));
+    session.out.json(json!({"type": "result", "command": "status", "outcome": if healthy { "healthy" } else { "unhealthy" }, "endpoint": endpoint}));
+    let mut text = status_table(&rows, VERSION);
+    for stack in &stacks {
+        for (key, value) in &stack.outputs {
+            text.push_str(&format!("  {}.{key} = {value}\n", stack.name));
+        }
+    }
+    if let Some(endpoint) = endpoint {
+        text.push_str(&format!("endpoint: {endpoint}\n"));
+    }
+    session.out.data(&text);
+    Ok(if healthy { Outcome::Success } else { Outcome::Refused })
+}
+
+/// The stacks sentinel-tvm deployed for this environment: named for it and tagged for it (a
+/// name alone could belong to an environment whose name starts the same way).
+pub async fn environment_stacks(session: &Session) -> Result<Vec<Deployed>> {
+    let env = session.env();
+    let mut stacks = session.cloudformation().list(&stack_prefix(env)).await?;
+    stacks.retain(|s| {
+        s.tags.get(TAG_ENV).map(String::as_str) == Some(env) && Part::from_stack_name(env, &s.name).is_some()
+    });
+    stacks.sort_by_key(|s| Part::from_stack_name(env, &s.name).map(|p| (p.wave(), p)));
+    Ok(stacks)
+}

@@ -1,0 +1,112 @@
+//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete its stacks in
+//! reverse dependency order (emptying the artifact bucket of every version first), remove a log
+//! group the Lambda made outside its stack, then list anything still named for the environment.
+//! Exit 1 if anything is left. Stacks not tagged for this environment are never touched.
+
+use anyhow::Result;
+use futures_util::future::try_join_all;
+use serde_json::json;
+
+use super::session::Session;
+use super::status::environment_stacks;
+use crate::aws::residue::{Names, Residue};
+use crate::cli::GlobalArgs;
+use crate::config::EnvironmentConfig;
+use crate::error::Outcome;
+use crate::plan::Deployed;
+use crate::prompt::Cancelled;
+use crate::stacks::Part;
+
+pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
+    let session = Session::open(global, &EnvironmentConfig::default()).await?;
+    let env = session.env().to_string();
+    let stacks = environment_stacks(&session).await?;
+    if !stacks.is_empty() && !confirmed(&session, &stacks)? {
+        session.out.note("teardown cancelled: nothing was deleted");
+        session.out.json(json!({"type": "result", "command": "teardown", "outcome": "declined"}));
+        return Ok(Outcome::Refused);
+    }
+    delete_stacks(&session, &stacks).await?;
+
+    let names = Names {
+        env: env.clone(),
+        role_prefix: session.settings.deploy.role_prefix.clone(),
+        account_id: session.identity.account_id.clone(),
+        region: session.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    };
+    let residue = Residue::new(&session.sdk, session.s3());
+    let lambda_log_group = names.log_groups()[0].clone();
+    if residue.log_group_exists(&lambda_log_group).await? {
+        residue.delete_log_group(&lambda_log_group).await?;
+        session
+            .out
+            .note(&format!("deleted the log group {lambda_log_group}, which the Lambda had created outside its stack"));
+    }
+    let mut leftovers = residue.leftovers(&names).await?;
+    let remaining_stacks = environment_stacks(&session).await?;
+    leftovers.extend(
+        remaining_stacks
+            .iter()
+            .map(|s| crate::aws::residue::Leftover { kind: "stack", name: format!("{} ({})", s.name, s.status) }),
+    );
+    for leftover in &leftovers {
+        session.out.json(json!({"type": "leftover", "kind": leftover.kind, "name": leftover.name}));
+    }
+    let outcome = if leftovers.is_empty() { "clean" } else { "leftovers" };
+    session
+        .out
+        .json(json!({"type": "result", "command": "teardown", "outcome": outcome, "deleted_stacks": stacks.len()}));
+    if leftovers.is_empty() {
+        session.out.data(&format!("teardown: deleted {} stacks; nothing named for `{env}` is left\n", stacks.len()));
+        Ok(Outcome::Success)
+    } else {
+        let lines: Vec<String> = leftovers.iter().map(|l| format!("  {}: {}\n", l.kind, l.name)).collect();
+        session.out.data(&format!("teardown: these are still named for `{env}`:\n{}", lines.concat()));
+        Ok(Outcome::Refused)
+    }
+}
+
+fn confirmed(session: &Session, stacks: &[Deployed]) -> Result<bool> {
+    if session.yes {
+        return Ok(true);
+    }
+    let env = session.env();
+    let list: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+    session.out.data(&format!(
+        "teardown deletes these stacks in account {}:\n  {}\n",
+        session.identity.account_id,
+        list.join("\n  ")
+    ));
+    let question = format!("Type `{env}` to delete them");
+    let answer = session.prompt.input(&question, None, "--yes", &|_| Ok(()));
+    match answer {
+        Ok(typed) => Ok(typed.trim() == env),
+        Err(error) if error.is::<Cancelled>() => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Waves in reverse; within a wave, all at once. The artifact bucket is emptied (every version
+/// and delete marker) before its stack is deleted: CloudFormation cannot delete a full bucket.
+async fn delete_stacks(session: &Session, stacks: &[Deployed]) -> Result<()> {
+    let cfn = session.cloudformation();
+    let engine = session.engine(&cfn);
+    let env = session.env();
+    let mut waves: Vec<usize> =
+        stacks.iter().filter_map(|s| Part::from_stack_name(env, &s.name)).map(|p| p.wave()).collect();
+    waves.sort_unstable();
+    waves.dedup();
+    for wave in waves.into_iter().rev() {
+        let in_wave: Vec<&Deployed> =
+            stacks.iter().filter(|s| Part::from_stack_name(env, &s.name).map(|p| p.wave()) == Some(wave)).collect();
+        for stack in &in_wave {
+            let is_artifacts = Part::from_stack_name(env, &stack.name) == Some(Part::Artifacts);
+            if let Some(bucket) = stack.outputs.get("BucketName").filter(|_| is_artifacts) {
+                let deleted = session.s3().empty(bucket).await?;
+                session.out.note(&format!("emptied s3://{bucket} ({deleted} object versions)"));
+            }
+        }
+        try_join_all(in_wave.iter().map(|stack| engine.delete_and_wait(&stack.name))).await?;
+    }
+    Ok(())
+}

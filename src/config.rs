@@ -1,0 +1,231 @@
+//! The configuration file, `sentinel-tvm.yaml`: one section per environment, each the same
+//! settings the deploy flags take (`EnvironmentConfig` is both). Reading refuses unknown keys and
+//! names the line of any problem; writing keeps a short header and nothing else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Fixable;
+
+pub const DEFAULT_FILE: &str = "sentinel-tvm.yaml";
+
+const HEADER: &str = "\
+# sentinel-tvm configuration: one section per environment, written by `sentinel-tvm install`
+# and read by every other command. Flags override what is here. Schema: docs/CONFIGURATION.md
+";
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+/// How one environment is deployed. Every field is optional: a missing one falls back to the
+/// documented default. The doc comments are both `--help` and the file's schema.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// AWS named profile for this environment (flag: the global `--profile`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+
+    /// AWS region for this environment (flag: the global `--region`).
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+
+    /// Refuse to deploy unless the credentials belong to this 12-digit account.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_account: Option<String>,
+
+    /// Lambda architecture; the code is built for the same one [default: arm64].
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<Architecture>,
+
+    /// A profile to protect, as NAME or NAME=POLICY_ARN[,POLICY_ARN…] (repeatable). Clients ask
+    /// for `<env>-NAME` and get the role `<role-prefix><env>-NAME`. The smoke profile is always added.
+    #[arg(long = "protect", value_name = "PROFILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protect: Option<Vec<String>>,
+
+    /// IAM role allowed to call the TVM: the client policy is attached to it (repeatable).
+    #[arg(long = "invoker-role", value_name = "ROLE_NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoker_roles: Option<Vec<String>>,
+
+    /// IAM user allowed to call the TVM (repeatable).
+    #[arg(long = "invoker-user", value_name = "USER_NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoker_users: Option<Vec<String>>,
+
+    /// IAM group allowed to call the TVM (repeatable).
+    #[arg(long = "invoker-group", value_name = "GROUP_NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoker_groups: Option<Vec<String>>,
+
+    /// The TVM policy (YAML); without it, a starter policy is generated.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_file: Option<PathBuf>,
+
+    /// Days the Lambda's decision log and the API access log are kept [default: 90].
+    #[arg(long, value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<u32>,
+
+    /// Protected role names start with this, then `<env>-` [default: SentinelProtected-].
+    #[arg(long, value_name = "PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_prefix: Option<String>,
+
+    /// Another account whose principals may call the TVM and whose protected roles it may
+    /// assume (repeatable; default: only this account).
+    #[arg(long = "allowed-account", value_name = "ACCOUNT_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_accounts: Option<Vec<String>>,
+
+    /// If set, callers must belong to this AWS Organization (o-…).
+    #[arg(long, value_name = "ORG_ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_org_id: Option<String>,
+
+    /// Requests per caller per window, per Lambda instance; 0 disables [default: 100].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<u32>,
+
+    /// The rate limit's window in seconds [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_window_seconds: Option<u32>,
+
+    /// Credential lifetime when neither request nor policy says, 900..=3600 [default: 900].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_duration_seconds: Option<u32>,
+
+    /// API-wide burst limit [default: 50].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttling_burst_limit: Option<u32>,
+
+    /// API-wide steady requests per second [default: 20].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttling_rate_limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    #[default]
+    Arm64,
+    #[value(name = "x86_64", alias = "x86-64")]
+    #[serde(rename = "x86_64")]
+    X86_64,
+}
+
+impl Architecture {
+    /// As CloudFormation and cargo-lambda spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Arm64 => "arm64",
+            Architecture::X86_64 => "x86_64",
+        }
+    }
+}
+
+/// Where the configuration lives: `--config`, else `sentinel-tvm.yaml` here.
+pub fn path(flag: Option<&Path>) -> PathBuf {
+    flag.map_or_else(|| PathBuf::from(DEFAULT_FILE), Path::to_path_buf)
+}
+
+/// Reads the file; a missing file is `None` (nothing saved yet), anything unreadable an error.
+pub fn load(path: &Path) -> Result<Option<ConfigFile>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("cannot read `{}`", path.display())),
+    };
+    parse(&text).map(Some).map_err(|problem| {
+        Fixable::new(
+            format!("`{}` is not a valid sentinel-tvm configuration: {problem}", path.display()),
+            "fix that line, or move the file away and run `sentinel-tvm install` to write a new one",
+        )
+        .into()
+    })
+}
+
+/// Parses the file's text; the error names the line.
+pub fn parse(text: &str) -> Result<ConfigFile, String> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        let message = error.to_string();
+        message.strip_prefix("error: ").unwrap_or(&message).to_string()
+    })
+}
+
+/// Writes the file (header, then YAML), replacing it whole.
+pub fn save(path: &Path, config: &ConfigFile) -> Result<()> {
+    let yaml = serde_saphyr::to_string(config).context("cannot render the configuration as YAML")?;
+    std::fs::write(path, format!("{HEADER}{yaml}")).with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_file_reads_back_the_same() {
+        let mut config = ConfigFile::default();
+        config.environments.insert(
+            "main".into(),
+            EnvironmentConfig {
+                region: Some("eu-west-2".into()),
+                expected_account: Some("111122223333".into()),
+                architecture: Some(Architecture::X86_64),
+                protect: Some(vec!["prod=arn:aws:iam::aws:policy/ReadOnlyAccess".into(), "billing".into()]),
+                invoker_roles: Some(vec!["Developers".into()]),
+                log_retention_days: Some(30),
+                ..EnvironmentConfig::default()
+            },
+        );
+        let dir = std::env::temp_dir().join(format!("sentinel-tvm-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sentinel-tvm.yaml");
+        save(&file, &config).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("# sentinel-tvm configuration"), "{text}");
+        assert!(text.contains("architecture: x86_64"), "{text}");
+        assert!(!text.contains("null"), "unset values are left out: {text}");
+        assert_eq!(load(&file).unwrap(), Some(config));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_file_is_nothing_saved_yet() {
+        assert_eq!(load(Path::new("/nonexistent/sentinel-tvm.yaml")).unwrap(), None);
+    }
+
+    #[test]
+    fn unknown_keys_and_yaml_errors_name_their_line() {
+        for (text, expected) in [
+            ("environments:\n  main:\n    region: eu-west-2\n    colour: blue\n", "line 4"),
+            ("environments:\n  main:\n    architecture: sparc\n", "line 3"),
+            ("environments:\n  main:\n    region: [eu\n", "line 3"),
+            ("environment:\n  main: {}\n", "line 1"),
+        ] {
+            let problem = parse(text).expect_err(text);
+            assert!(problem.contains(expected), "{problem:?} should name {expected}");
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The planner (pure): from a desired stack and what CloudFormation says is deployed, decide
+//! create, update, skip, or recreate; or stop because the stack needs a human first.
+//!
+//! A stack whose template hash (the `sentinel-tvm:template-sha256` tag) and parameters are
+//! unchanged is skipped without any change set, which is what makes a no-op upgrade fast.
+
+use std::collections::BTreeMap;
+
+use crate::stacks::{DesiredStack, TAG_ENV, TAG_TEMPLATE_SHA256};
+
+/// A stack as DescribeStacks reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployed {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    /// RFC 3339, when it was created or last updated.
+    pub updated: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    /// An empty leftover (`ROLLBACK_COMPLETE` after a failed create, or `REVIEW_IN_PROGRESS` from
+    /// an unexecuted change set) is deleted first, then created again.
+    Recreate {
+        status: String,
+    },
+    Update {
+        changed: Vec<String>,
+    },
+    Skip,
+    /// Needs a human: why, and what to do.
+    Blocked {
+        reason: String,
+        fix: String,
+    },
+}
+
+impl Action {
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Recreate { .. } => "recreate",
+            Action::Update { .. } => "update",
+            Action::Skip => "no changes",
+            Action::Blocked { .. } => "blocked",
+        }
+    }
+}
+
+/// Decides what to do with one stack of environment `env`.
+pub fn plan(env: &str, desired: &DesiredStack, deployed: Option<&Deployed>) -> Action {
+    let Some(deployed) = deployed.filter(|d| d.status != "DELETE_COMPLETE") else {
+        return Action::Create;
+    };
+    let name = &desired.name;
+    if deployed.tags.get(TAG_ENV).map(String::as_str) != Some(env) {
+        return Action::Blocked {
+            reason: format!(
+                "stack `{name}` exists but sentinel-tvm did not create it for environment `{env}` (no `{TAG_ENV}: {env}` tag)"
+            ),
+            fix:
+                "choose another environment name with `--env`, or delete that stack yourself if it is really a leftover"
+                    .into(),
+        };
+    }
+    let status = deployed.status.as_str();
+    match status {
+        "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS" => Action::Recreate { status: status.into() },
+        _ if status.ends_with("_IN_PROGRESS") => Action::Blocked {
+            reason: format!("stack `{name}` is busy ({status})"),
+            fix: format!("wait for it to finish (`sentinel-tvm status --env {env}`), then run this again"),
+        },
+        "ROLLBACK_FAILED" | "DELETE_FAILED" => Action::Blocked {
+            reason: format!("stack `{name}` is stuck in {status}{}", reason_suffix(deployed)),
+            fix: format!(
+                "remove what blocks it, then `aws cloudformation delete-stack --stack-name {name}` and run this again"
+            ),
+        },
+        "UPDATE_ROLLBACK_FAILED" => Action::Blocked {
+            reason: format!("stack `{name}` is stuck in UPDATE_ROLLBACK_FAILED{}", reason_suffix(deployed)),
+            fix: format!(
+                "fix the cause, then `aws cloudformation continue-update-rollback --stack-name {name}` and run this again"
+            ),
+        },
+        _ => {
+            let changed = differences(desired, deployed);
+            if changed.is_empty() { Action::Skip } else { Action::Update { changed } }
+        }
+    }
+}
+
+/// What differs: `template`, then each parameter whose value differs, in name order.
+pub fn differences(desired: &DesiredStack, deployed: &Deployed) -> Vec<String> {
+    let mut changed = Vec::new();
+    if deployed.tags.get(TAG_TEMPLATE_SHA256) != Some(&desired.template_sha256) {
+        changed.push("template".to_string());
+    }
+    let keys =
+        desired.parameters.keys().chain(deployed.parameters.keys().filter(|k| !desired.parameters.contains_key(*k)));
+    for key in keys {
+        if desired.parameters.get(key) != deployed.parameters.get(key) {
+            changed.push(format!("parameter {key}"));
+        }
+    }
+    changed
+}
+
+fn reason_suffix(deployed: &Deployed) -> String {
+    deployed.status_reason.as_deref().filter(|r| !r.is_empty()).map(|r| format!(": {r}")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stacks::{DesiredStack, Part};
+
+    fn desired() -> DesiredStack {
+        DesiredStack::new(
+            "main",
+            Part::Policy,
+            [("EnvName".into(), "main".into()), ("PolicyDocument".into(), "v1".into())].into(),
+        )
+    }
+
+    fn deployed(status: &str) -> Deployed {
+        let desired = desired();
+        Deployed {
+            name: desired.name.clone(),
+            status: status.into(),
+            tags: desired.tags.clone(),
+            parameters: desired.parameters.clone(),
+            ..Deployed::default()
+        }
+    }
+
+    #[test]
+    fn actions_by_state() {
+        let blocked = |action: &Action| matches!(action, Action::Blocked { .. });
+        for (status, expected) in [
+            ("CREATE_COMPLETE", "no changes"),
+            ("UPDATE_COMPLETE", "no changes"),
+            ("UPDATE_ROLLBACK_COMPLETE", "no changes"),
+            ("IMPORT_COMPLETE", "no changes"),
+            ("ROLLBACK_COMPLETE", "recreate"),
+            ("REVIEW_IN_PROGRESS", "recreate"),
+            ("DELETE_COMPLETE", "create"),
+            ("CREATE_IN_PROGRESS", "blocked"),
+            ("UPDATE_IN_PROGRESS", "blocked"),
+            ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "blocked"),
+            ("DELETE_IN_PROGRESS", "blocked"),
+            ("ROLLBACK_FAILED", "blocked"),
+            ("DELETE_FAILED", "blocked"),
+            ("UPDATE_ROLLBACK_FAILED", "blocked"),
+        ] {
+            let action = plan("main", &desired(), Some(&deployed(status)));
+            assert_eq!(action.verb(), expected, "{status}: {action:?}");
+            if blocked(&action) {
+                let Action::Blocked { reason, fix } = action else { unreachable!() };
+                assert!(reason.contains("sentinel-tvm-main-policy") && !fix.is_empty(), "{reason} / {fix}");
+            }
+        }
+        assert_eq!(plan("main", &desired(), None), Action::Create);
+    }
+
+    #[test]
+    fn a_changed_template_or_parameter_is_an_update_naming_it() {
+        let mut old_template = deployed("UPDATE_COMPLETE");
+        old_template.tags.insert(TAG_TEMPLATE_SHA256.into(), "0".repeat(64));
+        assert_eq!(plan("main", &desired(), Some(&old_template)), Action::Update { changed: vec!["template".into()] });
+
+        let mut old_policy = deployed("CREATE_COMPLETE");
+        old_policy.parameters.insert("PolicyDocument".into(), "v0".into());
+        assert_eq!(
+            plan("main", &desired(), Some(&old_policy)),
+            Action::Update { changed: vec!["parameter PolicyDocument".into()] }
+        );
+
+        let mut extra = deployed("CREATE_COMPLETE");
+        extra.parameters.insert("Retired".into(), "x".into());
+        assert_eq!(
+            plan("main", &desired(), Some(&extra)),
+            Action::Update { changed: vec!["parameter Retired".into()] }
+        );
+    }
+
+    #[test]
+    fn a_stack_of_another_owner_is_never_touched() {
+        let mut foreign = deployed("CREATE_COMPLETE");
+        foreign.tags.clear();
+        let Action::Blocked { reason, .. } = plan("main", &desired(), Some(&foreign)) else { panic!("must block") };
+        assert!(reason.contains("did not create it"), "{reason}");
+        let mut other_env = deployed("CREATE_COMPLETE");
+        other_env.tags.insert(TAG_ENV.into(), "main-protected".into());
+        assert!(matches!(plan("main", &desired(), Some(&other_env)), Action::Blocked { .. }));
+    }
+}

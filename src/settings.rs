@@ -1,0 +1,501 @@
+//! Resolved settings for one environment. Precedence is decided here and only here:
+//! flags > environment variables > config file > prompt (terminal only, added by the wizard) >
+//! default. Everything is validated on the way, and every error names the flag and the config
+//! key that supply the value.
+
+use std::path::PathBuf;
+
+use crate::aws::Connection;
+use crate::config::{Architecture, ConfigFile, EnvironmentConfig};
+use crate::error::Fixable;
+
+pub const SMOKE_PROFILE: &str = "smoke";
+pub const DEFAULT_ROLE_PREFIX: &str = "SentinelProtected-";
+/// CloudWatch Logs accepts only these retention periods.
+pub const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/// Everything needed to deploy or inspect one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub env: String,
+    pub connection: Connection,
+    pub deploy: Deploy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deploy {
+    pub expected_account: Option<String>,
+    pub architecture: Architecture,
+    /// The smoke profile first, then the configured ones.
+    pub protected: Vec<ProtectedProfile>,
+    pub invokers: Invokers,
+    pub policy_file: Option<PathBuf>,
+    pub log_retention_days: u32,
+    pub role_prefix: String,
+    pub allowed_accounts: Vec<String>,
+    pub allowed_org_id: Option<String>,
+    pub rate_limit: u32,
+    pub rate_window_seconds: u32,
+    pub default_duration_seconds: u32,
+    pub throttling_burst_limit: u32,
+    pub throttling_rate_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedProfile {
+    /// Without the environment: `prod`. Clients ask for `<env>-prod`.
+    pub name: String,
+    pub managed_policy_arns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invokers {
+    pub roles: Vec<String>,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// The global flags that choose the environment and how to reach AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub env: Option<String>,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Where values come from, highest precedence first (prompts are the wizard's, not here).
+pub struct Sources<'a> {
+    pub selection: &'a Selection,
+    pub flags: &'a EnvironmentConfig,
+    /// Environment variables (`SENTINEL_TVM_ENV`).
+    pub environment: &'a dyn Fn(&str) -> Option<String>,
+    pub file: Option<&'a ConfigFile>,
+}
+
+/// A value a flag gave that the config file had otherwise: worth a one-line notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub key: &'static str,
+    pub flag: &'static str,
+}
+
+impl Sources<'_> {
+    /// The environment name: `--env`, `SENTINEL_TVM_ENV`, or the config file's only environment.
+    pub fn env_name(&self) -> Result<String, Fixable> {
+        let from_file = || {
+            let environments = &self.file?.environments;
+            (environments.len() == 1).then(|| environments.keys().next().cloned()).flatten()
+        };
+        let env = self.selection.env.clone().or_else(|| (self.environment)("SENTINEL_TVM_ENV")).or_else(from_file);
+        let env = env.ok_or_else(|| {
+            let known: Vec<&String> = self.file.map(|f| f.environments.keys().collect()).unwrap_or_default();
+            let hint = if known.is_empty() {
+                "name it with `--env NAME` (or SENTINEL_TVM_ENV), e.g. `--env main`".to_string()
+            } else {
+                format!("name one with `--env NAME`; the config file has {}", join_quoted(&known))
+            };
+            Fixable::new("no environment given", hint)
+        })?;
+        validate_env_name(&env)?;
+        Ok(env)
+    }
+
+    /// The file's section for `env` with the flags laid over it, and which flags overrode it.
+    pub fn merged(&self, env: &str) -> (EnvironmentConfig, Vec<Override>) {
+        let file = self.file.and_then(|file| file.environments.get(env)).cloned().unwrap_or_default();
+        overlay(self.flags, &file)
+    }
+
+    /// Resolves everything, applying defaults for what neither flags nor file give.
+    pub fn resolve(&self) -> Result<(Settings, Vec<Override>), Fixable> {
+        let env = self.env_name()?;
+        let (merged, overrides) = self.merged(&env);
+        let connection = Connection {
+            profile: self.selection.profile.clone().or_else(|| merged.profile.clone()),
+            region: self.selection.region.clone().or_else(|| merged.region.clone()),
+            endpoint_url: self.selection.endpoint_url.clone(),
+        };
+        let deploy = deploy_settings(&env, &merged)?;
+        Ok((Settings { env, connection, deploy }, overrides))
+    }
+}
+
+/// `flags` over `file`, field by field.
+fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentConfig, Vec<Override>) {
+    let mut overrides = Vec::new();
+    macro_rules! pick {
+        ($field:ident, $key:literal, $flag:literal) => {{
+            if flags.$field.is_some() && file.$field.is_some() && flags.$field != file.$field {
+                overrides.push(Override { key: $key, flag: $flag });
+            }
+            flags.$field.clone().or_else(|| file.$field.clone())
+        }};
+    }
+    let merged = EnvironmentConfig {
+        profile: file.profile.clone(),
+        region: file.region.clone(),
+        expected_account: pick!(expected_account, "expected_account", "--expected-account"),
+        architecture: pick!(architecture, "architecture", "--architecture"),
+        protect: pick!(protect, "protect", "--protect"),
+        invoker_roles: pick!(invoker_roles, "invoker_roles", "--invoker-role"),
+        invoker_users: pick!(invoker_users, "invoker_users", "--invoker-user"),
+        invoker_groups: pick!(invoker_groups, "invoker_groups", "--invoker-group"),
+        policy_file: pick!(policy_file, "policy_file", "--policy-file"),
+        log_retention_days: pick!(log_retention_days, "log_retention_days", "--log-retention-days"),
+        role_prefix: pick!(role_prefix, "role_prefix", "--role-prefix"),
+        allowed_accounts: pick!(allowed_accounts, "allowed_accounts", "--allowed-account"),
+        allowed_org_id: pick!(allowed_org_id, "allowed_org_id", "--allowed-org-id"),
+        rate_limit: pick!(rate_limit, "rate_limit", "--rate-limit"),
+        rate_window_seconds: pick!(rate_window_seconds, "rate_window_seconds", "--rate-window-seconds"),
+        default_duration_seconds: pick!(
+            default_duration_seconds,
+            "default_duration_seconds",
+            "--default-duration-seconds"
+        ),
+        throttling_burst_limit: pick!(throttling_burst_limit, "throttling_burst_limit", "--throttling-burst-limit"),
+        throttling_rate_limit: pick!(throttling_rate_limit, "throttling_rate_limit", "--throttling-rate-limit"),
+    };
+    (merged, overrides)
+}
+
+/// Validates `merged` and fills in defaults.
+fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixable> {
+    let role_prefix = merged.role_prefix.clone().unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
+    if role_prefix.is_empty() || !role_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
+        return Err(invalid(
+            "--role-prefix",
+            "role_prefix",
+            &role_prefix,
+            "role names allow A-Z a-z 0-9 + = , . @ _ -",
+        ));
+    }
+    if let Some(account) = merged.expected_account.as_deref().filter(|a| !is_account_id(a)) {
+        return Err(invalid("--expected-account", "expected_account", account, "an account ID is 12 digits"));
+    }
+    let mut protected = vec![ProtectedProfile { name: SMOKE_PROFILE.into(), managed_policy_arns: Vec::new() }];
+    for entry in merged.protect.iter().flatten() {
+        let profile = parse_protect(entry)?;
+        if protected.iter().any(|p| p.name == profile.name) {
+            let why = if profile.name == SMOKE_PROFILE {
+                "`smoke` is reserved for the smoke test"
+            } else {
+                "each profile once"
+            };
+            return Err(invalid("--protect", "protect", entry, why));
+        }
+        protected.push(profile);
+    }
+    for profile in &protected {
+        let role = format!("{role_prefix}{env}-{}", profile.name);
+        if role.len() > 64 {
+            return Err(invalid(
+                "--protect",
+                "protect",
+                &profile.name,
+                &format!("the role name `{role}` would exceed IAM's 64 characters"),
+            ));
+        }
+    }
+    let log_retention_days = merged.log_retention_days.unwrap_or(90);
+    if !LOG_RETENTION_DAYS.contains(&log_retention_days) {
+        let allowed = LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ");
+        return Err(invalid(
+            "--log-retention-days",
+            "log_retention_days",
+            &log_retention_days.to_string(),
+            &format!("CloudWatch Logs accepts {allowed}"),
+        ));
+    }
+    let allowed_accounts = merged.allowed_accounts.clone().unwrap_or_default();
+    if let Some(account) = allowed_accounts.iter().find(|a| !is_account_id(a)) {
+        return Err(invalid("--allowed-account", "allowed_accounts", account, "an account ID is 12 digits"));
+    }
+    if let Some(org) = merged.allowed_org_id.as_deref().filter(|org| !is_org_id(org)) {
+        return Err(invalid("--allowed-org-id", "allowed_org_id", org, "an organization ID looks like `o-a1b2c3d4e5`"));
+    }
+    let default_duration_seconds = merged.default_duration_seconds.unwrap_or(900);
+    if !(900..=3600).contains(&default_duration_seconds) {
+        return Err(invalid(
+            "--default-duration-seconds",
+            "default_duration_seconds",
+            &default_duration_seconds.to_string(),
+            "AWS caps role chaining at 900..=3600 seconds",
+        ));
+    }
+    let rate_window_seconds = merged.rate_window_seconds.unwrap_or(60);
+    if rate_window_seconds == 0 {
+        return Err(invalid(
+            "--rate-window-seconds",
+            "rate_window_seconds",
+            "0",
+            "use at least 1 (and --rate-limit 0 to disable the limit)",
+        ));
+    }
+    let throttling_burst_limit = merged.throttling_burst_limit.unwrap_or(50);
+    let throttling_rate_limit = merged.throttling_rate_limit.unwrap_or(20);
+    if throttling_burst_limit == 0 || throttling_rate_limit == 0 {
+        return Err(invalid(
+            "--throttling-burst-limit/--throttling-rate-limit",
+            "throttling_*",
+            "0",
+            "a throttle of 0 refuses every request",
+        ));
+    }
+    Ok(Deploy {
+        expected_account: merged.expected_account.clone(),
+        architecture: merged.architecture.unwrap_or_default(),
+        protected,
+        invokers: Invokers {
+            roles: merged.invoker_roles.clone().unwrap_or_default(),
+            users: merged.invoker_users.clone().unwrap_or_default(),
+            groups: merged.invoker_groups.clone().unwrap_or_default(),
+        },
+        policy_file: merged.policy_file.clone(),
+        log_retention_days,
+        role_prefix,
+        allowed_accounts,
+        allowed_org_id: merged.allowed_org_id.clone(),
+        rate_limit: merged.rate_limit.unwrap_or(100),
+        rate_window_seconds,
+        default_duration_seconds,
+        throttling_burst_limit,
+        throttling_rate_limit,
+    })
+}
+
+/// `NAME` or `NAME=POLICY_ARN[,POLICY_ARN…]`.
+fn parse_protect(entry: &str) -> Result<ProtectedProfile, Fixable> {
+    let (name, policies) = entry.split_once('=').unwrap_or((entry, ""));
+    let valid_name =
+        (1..=24).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid_name {
+        return Err(invalid(
+            "--protect",
+            "protect",
+            entry,
+            "a profile name is 1-24 of A-Z a-z 0-9 _ -, optionally =POLICY_ARN[,POLICY_ARN…]",
+        ));
+    }
+    let managed_policy_arns: Vec<String> = policies.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect();
+    if let Some(arn) = managed_policy_arns.iter().find(|arn| !(arn.starts_with("arn:") && arn.contains(":policy/"))) {
+        return Err(invalid(
+            "--protect",
+            "protect",
+            arn,
+            "attach managed policies by ARN (`arn:aws:iam::aws:policy/ReadOnlyAccess`)",
+        ));
+    }
+    Ok(ProtectedProfile { name: name.into(), managed_policy_arns })
+}
+
+/// 1-16 of a-z 0-9 -, starting with a letter, not ending with `-`: it goes into bucket, role,
+/// function and stack names.
+pub fn validate_env_name(env: &str) -> Result<(), Fixable> {
+    let valid = (1..=16).contains(&env.len())
+        && env.starts_with(|c: char| c.is_ascii_lowercase())
+        && !env.ends_with('-')
+        && env.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Fixable::new(
+            format!("`{env}` is not a valid environment name"),
+            "use 1-16 lowercase letters, digits and hyphens, starting with a letter (it becomes part of bucket, role and stack names)",
+        ))
+    }
+}
+
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_org_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| {
+        (10..=32).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+fn invalid(flag: &str, key: &str, value: &str, why: &str) -> Fixable {
+    Fixable::new(format!("`{value}` is not a valid value for {flag} (config key `{key}`)"), why.to_string())
+}
+
+fn join_quoted(items: &[&String]) -> String {
+    items.iter().map(|item| format!("`{item}`")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(env: &str, config: EnvironmentConfig) -> ConfigFile {
+        ConfigFile { environments: [(env.to_string(), config)].into() }
+    }
+
+    fn resolve(
+        selection: Selection,
+        flags: EnvironmentConfig,
+        file: Option<&ConfigFile>,
+        vars: &[(&str, &str)],
+    ) -> Result<(Settings, Vec<Override>), Fixable> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Sources { selection: &selection, flags: &flags, environment: &lookup, file }.resolve()
+    }
+
+    fn env(name: &str) -> Selection {
+        Selection { env: Some(name.into()), ..Selection::default() }
+    }
+
+    #[test]
+    fn defaults_fill_what_nothing_gives() {
+        let (settings, overrides) = resolve(env("main"), EnvironmentConfig::default(), None, &[]).unwrap();
+        assert!(overrides.is_empty());
+        let deploy = settings.deploy;
+        assert_eq!(deploy.architecture, Architecture::Arm64);
+        assert_eq!(deploy.protected, vec![ProtectedProfile { name: "smoke".into(), managed_policy_arns: vec![] }]);
+        assert_eq!((deploy.log_retention_days, deploy.rate_limit, deploy.rate_window_seconds), (90, 100, 60));
+        assert_eq!(
+            (deploy.default_duration_seconds, deploy.throttling_burst_limit, deploy.throttling_rate_limit),
+            (900, 50, 20)
+        );
+        assert_eq!(deploy.role_prefix, "SentinelProtected-");
+    }
+
+    #[test]
+    fn precedence_is_flags_then_environment_then_file() {
+        let saved = file(
+            "main",
+            EnvironmentConfig {
+                log_retention_days: Some(30),
+                region: Some("eu-west-2".into()),
+                architecture: Some(Architecture::X86_64),
+                ..Default::default()
+            },
+        );
+        let flags = EnvironmentConfig { log_retention_days: Some(7), ..Default::default() };
+        for (selection, flags, vars, expected_env, retention, region) in [
+            (Selection::default(), EnvironmentConfig::default(), vec![], "main", 30, Some("eu-west-2")),
+            (Selection::default(), flags.clone(), vec![], "main", 7, Some("eu-west-2")),
+            (
+                Selection { region: Some("us-east-1".into()), ..Selection::default() },
+                flags.clone(),
+                vec![],
+                "main",
+                7,
+                Some("us-east-1"),
+            ),
+            (
+                Selection::default(),
+                EnvironmentConfig::default(),
+                vec![("SENTINEL_TVM_ENV", "other")],
+                "other",
+                90,
+                None,
+            ),
+            (
+                env("main"),
+                EnvironmentConfig::default(),
+                vec![("SENTINEL_TVM_ENV", "other")],
+                "main",
+                30,
+                Some("eu-west-2"),
+            ),
+        ] {
+            let (settings, _) = resolve(
+                selection.clone(),
+                flags,
+                Some(&saved),
+                &vars.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            assert_eq!(settings.env, expected_env, "{selection:?}");
+            assert_eq!(settings.deploy.log_retention_days, retention, "{selection:?}");
+            assert_eq!(settings.connection.region.as_deref(), region, "{selection:?}");
+        }
+    }
+
+    #[test]
+    fn a_flag_overriding_the_file_is_reported() {
+        let saved =
+            file("main", EnvironmentConfig { log_retention_days: Some(30), rate_limit: Some(5), ..Default::default() });
+        let flags = EnvironmentConfig { log_retention_days: Some(7), rate_limit: Some(5), ..Default::default() };
+        let (_, overrides) = resolve(Selection::default(), flags, Some(&saved), &[]).unwrap();
+        assert_eq!(
+            overrides,
+            vec![Override { key: "log_retention_days", flag: "--log-retention-days" }],
+            "equal values are no override"
+        );
+    }
+
+    #[test]
+    fn protected_profiles_parse_names_and_policies() {
+        let flags = EnvironmentConfig {
+            protect: Some(vec![
+                "prod=arn:aws:iam::aws:policy/ReadOnlyAccess,arn:aws:iam::111122223333:policy/x".into(),
+                "billing".into(),
+            ]),
+            ..Default::default()
+        };
+        let (settings, _) = resolve(env("main"), flags, None, &[]).unwrap();
+        let names: Vec<&str> = settings.deploy.protected.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["smoke", "prod", "billing"]);
+        assert_eq!(settings.deploy.protected[1].managed_policy_arns.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag_and_the_config_key() {
+        for (flags, flag) in [
+            (EnvironmentConfig { protect: Some(vec!["db.prod".into()]), ..Default::default() }, "--protect"),
+            (EnvironmentConfig { protect: Some(vec!["smoke".into()]), ..Default::default() }, "--protect"),
+            (EnvironmentConfig { protect: Some(vec!["a".into(), "a".into()]), ..Default::default() }, "--protect"),
+            (
+                EnvironmentConfig { protect: Some(vec!["prod=ReadOnlyAccess".into()]), ..Default::default() },
+                "--protect",
+            ),
+            (
+                EnvironmentConfig {
+                    protect: Some(vec!["x".repeat(24)]),
+                    role_prefix: Some("AnUnusuallyLongProtectedRolePrefixName-".into()),
+                    ..Default::default()
+                },
+                "--protect",
+            ),
+            (EnvironmentConfig { expected_account: Some("12345".into()), ..Default::default() }, "--expected-account"),
+            (EnvironmentConfig { log_retention_days: Some(10), ..Default::default() }, "--log-retention-days"),
+            (EnvironmentConfig { allowed_accounts: Some(vec!["x".into()]), ..Default::default() }, "--allowed-account"),
+            (EnvironmentConfig { allowed_org_id: Some("org".into()), ..Default::default() }, "--allowed-org-id"),
+            (
+                EnvironmentConfig { default_duration_seconds: Some(43200), ..Default::default() },
+                "--default-duration-seconds",
+            ),
+            (EnvironmentConfig { rate_window_seconds: Some(0), ..Default::default() }, "--rate-window-seconds"),
+            (EnvironmentConfig { role_prefix: Some("bad prefix".into()), ..Default::default() }, "--role-prefix"),
+        ] {
+            let error = resolve(env("main"), flags, None, &[]).expect_err(flag);
+            assert!(error.message.contains(flag) && error.message.contains("config key"), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn environment_names() {
+        for good in ["main", "a", "dev-2", "abcdefghijklmnop"] {
+            assert!(validate_env_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Main", "2dev", "dev-", "dev_2", "abcdefghijklmnopq", "dev.x"] {
+            assert!(validate_env_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn without_an_environment_the_error_says_how_to_name_one() {
+        let error = resolve(Selection::default(), EnvironmentConfig::default(), None, &[]).unwrap_err();
+        assert!(error.hint.contains("--env"), "{}", error.hint);
+        let two = ConfigFile {
+            environments: [("a".to_string(), Default::default()), ("b".to_string(), Default::default())].into(),
+        };
+        let error = resolve(Selection::default(), EnvironmentConfig::default(), Some(&two), &[]).unwrap_err();
+        assert!(error.hint.contains("`a`, `b`"), "{}", error.hint);
+    }
+}
