@@ -6,6 +6,8 @@
 //! `unique_name`. Nothing here may ever talk to anything but a loopback address.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,6 +48,102 @@ pub async fn emulator() -> Option<Emulator> {
         .load()
         .await;
     Some(Emulator { endpoint, config })
+}
+
+/// A directory of its own for one test (its `sentinel-tvm.yaml` lives there), removed when the
+/// test passes and kept (path printed) when it fails.
+pub struct Workdir {
+    pub path: PathBuf,
+}
+
+impl Workdir {
+    pub fn new(name: &str) -> Self {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("a test directory");
+        Self { path }
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the test directory {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// How one run of the binary ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Every stdout line as JSON (for `--output json` runs).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}\n{}", self.stderr))
+            })
+            .collect()
+    }
+
+    /// The JSON lines of one `type`.
+    pub fn of_type(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.json_lines().into_iter().filter(|line| line["type"] == kind).collect()
+    }
+
+    /// The closing `result` object.
+    pub fn result(&self) -> serde_json::Value {
+        self.of_type("result")
+            .pop()
+            .unwrap_or_else(|| panic!("no result line\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Emulator {
+    /// Runs the `sentinel-tvm` binary in `dir` against the emulator, as its root, with no
+    /// standard input (so never a prompt) and no AWS configuration of the machine's.
+    pub fn sentinel_tvm(&self, dir: &Workdir, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
+            .args(args)
+            .current_dir(&dir.path)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the sentinel-tvm binary runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// A zip whose `bootstrap` is only an x86_64 ELF header: passes the installer's checks, never
+/// runs. For deploy tests that do not invoke the function.
+pub fn header_only_lambda_zip() -> String {
+    format!("{}/tests/fixtures/bootstrap-header-only-x86_64.zip", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Returns the emulator or ends the calling test early (see `emulator`).

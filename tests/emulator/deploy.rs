@@ -1,0 +1,261 @@
+//! The deploy engine against the emulator: one environment's whole life through the real binary
+//! (install, status, a no-op install, one changed parameter, diff, teardown with every resource
+//! type checked afterwards), and the engine's edges: a stack that fails and is recreated, a
+//! declined confirmation, a stack owned by someone else.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudformation::Client as Cfn;
+use sentinel_tvm::aws::cloudformation::CloudFormation;
+use sentinel_tvm::aws::residue::{Names, Residue};
+use sentinel_tvm::aws::s3::S3;
+use sentinel_tvm::cli::OutputFormat;
+use sentinel_tvm::engine::{Engine, Mode, StackOutcome, WaveOutcome};
+use sentinel_tvm::output::Reporter;
+use sentinel_tvm::prompt::Scripted;
+use sentinel_tvm::stacks::{DesiredStack, Part, TAG_ENV, TAG_TEMPLATE_SHA256, sha256_hex};
+use serde_json::Value;
+
+use crate::emulator_or_skip;
+use crate::support::{Emulator, REGION, Workdir, header_only_lambda_zip, unique_name};
+
+/// `stack → outcome` from a result line.
+fn outcomes(result: &Value) -> BTreeMap<String, String> {
+    result["stacks"]
+        .as_object()
+        .expect("stacks in the result")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn change_set_count(cfn: &Cfn, stack: &str) -> usize {
+    cfn.list_change_sets().stack_name(stack).send().await.map(|o| o.summaries().len()).unwrap_or(0)
+}
+
+async fn parameter(cfn: &Cfn, stack: &str, key: &str) -> String {
+    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
+    let stack = &output.stacks()[0];
+    stack
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .and_then(|p| p.parameter_value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn names(env: &str) -> Names {
+    Names {
+        env: env.into(),
+        role_prefix: "SentinelProtected-".into(),
+        account_id: "000000000000".into(),
+        region: REGION.into(),
+    }
+}
+
+#[tokio::test]
+async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_residue() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("e");
+    let dir = Workdir::new(&env);
+    let zip = header_only_lambda_zip();
+    let cfn = Cfn::new(&emulator.config);
+    let run = |args: &[&str]| {
+        let mut all = vec!["--env", env.as_str(), "--output", "json", "--yes"];
+        all.extend_from_slice(args);
+        emulator.sentinel_tvm(&dir, &all)
+    };
+
+    // install creates every stack and saves the settings
+    let install = run(&["install", "--architecture", "x86_64", "--lambda-zip", &zip]);
+    install.assert_code(0);
+    let created = outcomes(&install.result());
+    assert_eq!(created.len(), 6, "{created:?}");
+    assert!(created.values().all(|o| o == "created"), "{created:?}");
+    let saved = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).expect("the config is saved");
+    assert!(saved.contains(&format!("  {env}:")) && saved.contains("architecture: x86_64"), "{saved}");
+
+    // status shows every stack complete, with the endpoint
+    let status = run(&["status"]);
+    status.assert_code(0);
+    let stacks = status.of_type("stack");
+    assert_eq!(stacks.len(), 6);
+    assert!(stacks.iter().all(|s| s["status"].as_str().unwrap().ends_with("_COMPLETE")), "{stacks:?}");
+    let endpoint = status.result()["endpoint"].as_str().unwrap().to_string();
+    assert!(endpoint.starts_with(&format!("{}/_aws/execute-api/", emulator.endpoint)), "{endpoint}");
+
+    // a second install makes no change set at all
+    let api = Part::Api.stack_name(&env);
+    let all_stacks: Vec<String> = created.keys().cloned().collect();
+    let mut before = Vec::new();
+    for stack in &all_stacks {
+        before.push(change_set_count(&cfn, stack).await);
+    }
+    let again = run(&["install", "--lambda-zip", &zip]);
+    again.assert_code(0);
+    assert_eq!(again.result()["outcome"], "no-changes");
+    assert!(again.of_type("plan").iter().all(|p| p["action"] == "no-changes"), "{:?}", again.of_type("plan"));
+    for (stack, count) in all_stacks.iter().zip(&before) {
+        assert_eq!(change_set_count(&cfn, stack).await, *count, "{stack} got a change set on a no-op install");
+    }
+
+    // one parameter changes only the stack that uses it
+    let upgrade = run(&["upgrade", "--log-retention-days", "30", "--lambda-zip", &zip]);
+    upgrade.assert_code(0);
+    let upgraded = outcomes(&upgrade.result());
+    assert_eq!(
+        upgraded.iter().filter(|(_, o)| *o == "updated").map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        [api.as_str()]
+    );
+    assert_eq!(parameter(&cfn, &api, "LogRetentionDays").await, "30");
+
+    // diff shows a change and applies nothing
+    let diff = run(&["diff", "--log-retention-days", "60", "--lambda-zip", &zip]);
+    diff.assert_code(0);
+    assert_eq!(diff.result()["outcome"], "changes");
+    assert_eq!(outcomes(&diff.result())[&api], "would-change");
+    assert!(diff.of_type("change").iter().any(|c| c["stack"] == api.as_str()), "the change set is shown");
+    assert_eq!(parameter(&cfn, &api, "LogRetentionDays").await, "30", "diff applied nothing");
+
+    // every resource the environment made is found before teardown, and none after
+    let residue = Residue::new(&emulator.config, S3::new(&emulator.config, true));
+    let found = residue.leftovers(&names(&env)).await.unwrap();
+    let kinds: Vec<&str> = found.iter().map(|l| l.kind).collect();
+    for kind in ["IAM role", "IAM policy", "Lambda function", "HTTP API", "log group", "S3 bucket", "SSM parameter"] {
+        assert!(kinds.contains(&kind), "{kind} not found before teardown: {found:?}");
+    }
+    assert_eq!(found.iter().filter(|l| l.kind == "IAM role").count(), 2, "execution and smoke roles: {found:?}");
+
+    let teardown = run(&["teardown"]);
+    teardown.assert_code(0);
+    assert_eq!(teardown.result()["outcome"], "clean");
+    assert_nothing_left(&emulator, &env).await;
+}
+
+/// Lists each resource type directly (not through the installer's own residue check).
+async fn assert_nothing_left(emulator: &Emulator, env: &str) {
+    let config = &emulator.config;
+    let named = |name: &str| name.contains(&format!("-{env}-")) || name.ends_with(&format!("-{env}"));
+    let roles = aws_sdk_iam::Client::new(config).list_roles().send().await.unwrap();
+    assert!(!roles.roles().iter().any(|r| named(r.role_name())), "roles left");
+    let policies = aws_sdk_iam::Client::new(config).list_policies().send().await.unwrap();
+    assert!(!policies.policies().iter().any(|p| p.policy_name().is_some_and(named)), "policies left");
+    let functions = aws_sdk_lambda::Client::new(config).list_functions().send().await.unwrap();
+    assert!(!functions.functions().iter().any(|f| f.function_name().is_some_and(named)), "functions left");
+    let apis = aws_sdk_apigatewayv2::Client::new(config).get_apis().send().await.unwrap();
+    assert!(!apis.items().iter().any(|a| a.name().is_some_and(named)), "APIs left");
+    let groups = aws_sdk_cloudwatchlogs::Client::new(config).describe_log_groups().send().await.unwrap();
+    assert!(!groups.log_groups().iter().any(|g| g.log_group_name().is_some_and(named)), "log groups left");
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(!buckets.buckets().iter().any(|b| b.name().is_some_and(named)), "buckets left");
+    let parameters = aws_sdk_ssm::Client::new(config)
+        .get_parameters_by_path()
+        .path(format!("/sentinel-tvm/{env}/"))
+        .recursive(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(parameters.parameters().is_empty(), "parameters left");
+    let stacks = Cfn::new(config).describe_stacks().send().await.unwrap();
+    assert!(
+        !stacks
+            .stacks()
+            .iter()
+            .any(|s| s.stack_name().is_some_and(named)
+                && s.stack_status().map(|st| st.as_str()) != Some("DELETE_COMPLETE")),
+        "stacks left"
+    );
+}
+
+/// A stack from a test fixture, owned by `env` as the installer's stacks are.
+fn fixture_stack(env: &str, template: &'static str) -> DesiredStack {
+    let template_sha256 = sha256_hex(template.as_bytes());
+    DesiredStack {
+        part: Part::Policy,
+        name: Part::Policy.stack_name(env),
+        template,
+        template_sha256: template_sha256.clone(),
+        parameters: [("EnvName".to_string(), env.to_string())].into(),
+        tags: [(TAG_ENV.to_string(), env.to_string()), (TAG_TEMPLATE_SHA256.to_string(), template_sha256)].into(),
+    }
+}
+
+const BROKEN: &str = include_str!("../fixtures/broken-stack.yaml");
+const HEALTHY: &str = include_str!("../fixtures/healthy-stack.yaml");
+
+#[tokio::test]
+async fn a_failing_stack_reports_its_reason_rolls_back_and_is_recreated_by_the_next_run() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("f");
+    let cfn = CloudFormation::new(&emulator.config);
+    let out = Reporter::new(OutputFormat::Json);
+    let prompt = Scripted::new(&[]);
+    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: &env };
+
+    let error =
+        engine.run_wave(vec![fixture_stack(&env, BROKEN)], Mode::Apply).await.expect_err("the broken stack fails");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("rolled back") && message.contains(&format!("sentinel-tvm-{env}-no-such-role")),
+        "{message}"
+    );
+    let stack = Part::Policy.stack_name(&env);
+    assert_eq!(cfn.describe(&stack).await.unwrap().unwrap().status, "ROLLBACK_COMPLETE");
+
+    let outcome =
+        engine.run_wave(vec![fixture_stack(&env, HEALTHY)], Mode::Apply).await.expect("the next run recovers");
+    let WaveOutcome::Done(results) = outcome else { panic!("not declined") };
+    assert_eq!(results[0].outcome, StackOutcome::Created);
+    assert_eq!(results[0].outputs["MarkerName"], format!("/sentinel-tvm-test/{env}/marker"));
+    engine.delete_and_wait(&stack).await.unwrap();
+}
+
+#[tokio::test]
+async fn declining_leaves_no_change_set_and_no_empty_stack() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("d");
+    let cfn = CloudFormation::new(&emulator.config);
+    let out = Reporter::new(OutputFormat::Json);
+    let prompt = Scripted::new(&["n"]);
+    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: &env };
+
+    let outcome = engine.run_wave(vec![fixture_stack(&env, HEALTHY)], Mode::Apply).await.unwrap();
+
+    assert_eq!(outcome, WaveOutcome::Declined);
+    assert_eq!(prompt.asked.lock().unwrap().len(), 1, "asked once");
+    let left = cfn.describe(&Part::Policy.stack_name(&env)).await.unwrap();
+    assert!(left.is_none() || left.as_ref().is_some_and(|s| s.status == "DELETE_COMPLETE"), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_stack_sentinel_tvm_did_not_create_is_never_touched() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("o");
+    let dir = Workdir::new(&env);
+    let cfn = Cfn::new(&emulator.config);
+    let foreign = Part::Policy.stack_name(&env);
+    cfn.create_stack()
+        .stack_name(&foreign)
+        .template_body(HEALTHY)
+        .parameters(
+            aws_sdk_cloudformation::types::Parameter::builder().parameter_key("EnvName").parameter_value(&env).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let run = emulator.sentinel_tvm(
+        &dir,
+        &["--env", &env, "--yes", "install", "--architecture", "x86_64", "--lambda-zip", &header_only_lambda_zip()],
+    );
+
+    run.assert_code(2);
+    assert!(run.stderr.contains("sentinel-tvm did not create it") && run.stderr.contains("hint:"), "{}", run.stderr);
+    assert!(
+        cfn.describe_stacks().stack_name(Part::Artifacts.stack_name(&env)).send().await.is_err(),
+        "nothing was created"
+    );
+    cfn.delete_stack().stack_name(&foreign).send().await.unwrap();
+}
