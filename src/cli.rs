@@ -68,15 +68,15 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build, deploy every stack, and run the smoke test (asks what it needs on a terminal).
-    Install(DeployArgs),
+    Install(ApplyArgs),
     /// Rebuild and apply what changed since the last install, after showing the change sets.
-    Upgrade(DeployArgs),
+    Upgrade(ApplyArgs),
     /// Show the change sets an upgrade would apply, and apply nothing.
     Diff(DeployArgs),
     /// Show each stack's status, deployed version and outputs.
     Status,
     /// Prove the deployed TVM vends credentials for the smoke profile and refuses what it must.
-    SmokeTest,
+    SmokeTest(SmokeArgs),
     /// Delete every stack of the environment and list anything left behind.
     Teardown,
     /// Work with TVM policy files.
@@ -94,6 +94,32 @@ pub struct DeployArgs {
     /// architecture).
     #[arg(long, value_name = "PATH")]
     pub lambda_zip: Option<PathBuf>,
+}
+
+/// A deploy that applies changes, then proves them.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+
+    /// Do not run the smoke test after deploying.
+    #[arg(long)]
+    pub skip_smoke_test: bool,
+
+    #[command(flatten)]
+    pub smoke: SmokeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SmokeArgs {
+    /// Also call the TVM as a temporary IAM user holding only the generated client policy
+    /// (created for the test and deleted after it).
+    #[arg(long)]
+    pub as_client: bool,
+
+    /// Seconds to keep retrying a 403 or 5xx right after a deploy, while IAM settles.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Subcommand)]

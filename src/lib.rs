@@ -17,5 +17,7 @@ pub mod prompt;
 pub mod render;
 pub mod report;
 pub mod settings;
+pub mod smoke;
 pub mod stacks;
+pub mod tvm_client;
 pub mod tvm_policy;

@@ -11,6 +11,7 @@ use super::session::Session;
 use crate::artifact::{self, Artifact};
 use crate::endpoint::tvm_url;
 use crate::engine::{Mode, StackOutcome, StackResult, WaveOutcome};
+use crate::smoke::smoke_principals;
 use crate::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::tvm_policy;
 
@@ -77,7 +78,8 @@ pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact
 pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Option<Report>> {
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
     let user = tvm_policy::user_policy(env, &identity.account_id, deploy)?;
-    let policy_text = tvm_policy::for_deploy(env, &user, &[identity.principal_pattern()])?;
+    let principals = smoke_principals(&identity.principal_pattern(), &identity.partition, &identity.account_id, env);
+    let policy_text = tvm_policy::for_deploy(env, &user, &principals)?;
     let cfn = session.cloudformation();
     let engine = session.engine(&cfn);
     let key = artifact.key();

@@ -5,19 +5,29 @@ use anyhow::Result;
 
 use super::deploy;
 use super::session::Session;
-use crate::cli::{DeployArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::Mode;
 use crate::error::Outcome;
 
-pub async fn run(global: &GlobalArgs, args: &DeployArgs) -> Result<Outcome> {
-    let session = Session::open(global, &args.settings).await?;
+pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
+    let session = Session::open(global, &args.deploy.settings).await?;
     session.save_config()?;
-    let artifact = deploy::artifact(&session, args.lambda_zip.as_deref())?;
+    let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;
     let Some(report) = deploy::run(&session, Mode::Apply, &artifact).await? else {
         return Ok(declined(&session));
     };
     finish(&session, "install", &report);
-    Ok(Outcome::Success)
+    smoke_test_unless_skipped(&session, args).await
+}
+
+/// The smoke test that ends every applying command, unless `--skip-smoke-test`.
+pub(super) async fn smoke_test_unless_skipped(session: &Session, args: &ApplyArgs) -> Result<Outcome> {
+    if args.skip_smoke_test {
+        session.out.note("smoke test skipped (--skip-smoke-test)");
+        return Ok(Outcome::Success);
+    }
+    session.out.note("smoke test: proving the TVM vends what it should and refuses what it must");
+    super::smoke_test::prove(session, &args.smoke).await
 }
 
 /// The closing lines every applying command prints.

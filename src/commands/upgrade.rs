@@ -1,18 +1,45 @@
-//! `sentinel-tvm upgrade`: the saved settings (and any flags), rebuilt code, and only the stacks
-//! whose template or parameters changed; a stack that did not change gets no change set at all.
+//! `sentinel-tvm upgrade` and `diff`: the saved settings (and any flags), rebuilt code, and only
+//! the stacks whose template or parameters changed; a stack that did not change gets no change
+//! set at all. `diff` stops after showing the change sets; `upgrade` applies them and ends with
+//! the smoke test.
 
 use anyhow::{Result, bail};
 
 use super::deploy;
-use super::install::{declined, finish};
+use super::install::{declined, finish, smoke_test_unless_skipped};
 use super::session::Session;
-use crate::cli::{DeployArgs, GlobalArgs};
+use crate::cli::{ApplyArgs, DeployArgs, GlobalArgs};
 use crate::engine::Mode;
 use crate::error::{Fixable, Outcome};
 use crate::stacks::Part;
 
-pub async fn run(global: &GlobalArgs, args: &DeployArgs, mode: Mode) -> Result<Outcome> {
+pub async fn upgrade(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
+    let session = Session::open(global, &args.deploy.settings).await?;
+    match changes(&session, &args.deploy, Mode::Apply).await? {
+        Outcome::Success => smoke_test_unless_skipped(&session, args).await,
+        refused => Ok(refused),
+    }
+}
+
+pub async fn diff(global: &GlobalArgs, args: &DeployArgs) -> Result<Outcome> {
     let session = Session::open(global, &args.settings).await?;
+    changes(&session, args, Mode::Preview).await
+}
+
+async fn changes(session: &Session, args: &DeployArgs, mode: Mode) -> Result<Outcome> {
+    require_installed(session).await?;
+    let artifact = deploy::artifact(session, args.lambda_zip.as_deref())?;
+    let Some(report) = deploy::run(session, mode, &artifact).await? else {
+        return Ok(declined(session));
+    };
+    if mode == Mode::Apply {
+        session.save_config()?;
+    }
+    finish(session, if mode == Mode::Preview { "diff" } else { "upgrade" }, &report);
+    Ok(Outcome::Success)
+}
+
+async fn require_installed(session: &Session) -> Result<()> {
     let api = Part::Api.stack_name(session.env());
     if session.cloudformation().describe(&api).await?.is_none() {
         bail!(Fixable::new(
@@ -24,14 +51,5 @@ pub async fn run(global: &GlobalArgs, args: &DeployArgs, mode: Mode) -> Result<O
             format!("install it with `sentinel-tvm install --env {}`", session.env()),
         ));
     }
-    let artifact = deploy::artifact(&session, args.lambda_zip.as_deref())?;
-    let Some(report) = deploy::run(&session, mode, &artifact).await? else {
-        return Ok(declined(&session));
-    };
-    let command = if mode == Mode::Preview { "diff" } else { "upgrade" };
-    if mode == Mode::Apply {
-        session.save_config()?;
-    }
-    finish(&session, command, &report);
-    Ok(Outcome::Success)
+    Ok(())
 }

@@ -8,3 +8,5 @@ mod support;
 mod deploy;
 mod harness;
 mod rendering;
+mod smoke;
+mod tvm;

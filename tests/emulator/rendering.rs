@@ -17,13 +17,27 @@ async fn an_upgrade_of_one_stack_reads_as_its_change_set_and_events() {
     emulator
         .sentinel_tvm(
             &dir,
-            &["--env", &env, "--yes", "--output", "json", "install", "--architecture", "x86_64", "--lambda-zip", &zip],
+            &[
+                "--env",
+                &env,
+                "--yes",
+                "--output",
+                "json",
+                "install",
+                "--architecture",
+                "x86_64",
+                "--lambda-zip",
+                &zip,
+                "--skip-smoke-test",
+            ],
         )
         .assert_code(0);
     std::fs::write(dir.path.join("policy.yaml"), POLICY).unwrap();
 
-    let upgrade = emulator
-        .sentinel_tvm(&dir, &["--env", &env, "--yes", "upgrade", "--policy-file", "policy.yaml", "--lambda-zip", &zip]);
+    let upgrade = emulator.sentinel_tvm(
+        &dir,
+        &["--env", &env, "--yes", "upgrade", "--policy-file", "policy.yaml", "--lambda-zip", &zip, "--skip-smoke-test"],
+    );
     upgrade.assert_code(0);
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
 

@@ -203,6 +203,37 @@ fn base36(mut value: u64, width: usize) -> String {
     String::from_utf8(out).expect("ascii digits")
 }
 
+/// The real TVM Lambda zip (x86_64: the emulator runs it on this host), built once by
+/// `scripts/test` and named by `SENTINEL_TVM_LAMBDA_ZIP`. `None` (with the reason printed) when
+/// absent outside CI; in CI an absent zip fails the test.
+pub fn lambda_zip() -> Option<String> {
+    match std::env::var("SENTINEL_TVM_LAMBDA_ZIP") {
+        Ok(path) if Path::new(&path).is_file() => Some(path),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "SENTINEL_TVM_LAMBDA_ZIP does not name a built Lambda zip, but CI must run the Lambda's tests: run them through `scripts/test`"
+            )
+        }
+        _ => {
+            eprintln!(
+                "skipped: no Lambda zip (SENTINEL_TVM_LAMBDA_ZIP is not set); `scripts/test` builds one and sets it"
+            );
+            None
+        }
+    }
+}
+
+/// Returns the Lambda zip or ends the calling test early (see `lambda_zip`).
+#[macro_export]
+macro_rules! lambda_zip_or_skip {
+    () => {
+        match $crate::support::lambda_zip() {
+            Some(zip) => zip,
+            None => return,
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
