@@ -22,3 +22,12 @@ use_emulator_credentials() {
   unset AWS_SESSION_TOKEN AWS_PROFILE AWS_DEFAULT_PROFILE
   export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 }
+
+# This machine's architecture as Lambda names it (the emulator runs the Lambda here).
+host_architecture() {
+  case "$(uname -m)" in
+    x86_64) echo x86_64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) return 1 ;;
+  esac
+}

@@ -44,3 +44,75 @@ fn an_unknown_flag_is_a_usage_error_with_exit_code_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--no-such-flag"), "{}", stderr(&output));
 }
+
+fn sentinel_tvm_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("SENTINEL_TVM_ENV")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn policy_validate_accepts_a_good_file_and_names_the_line_of_a_bad_one() {
+    let dir = scratch("policy");
+    std::fs::write(
+        dir.join("good.yaml"),
+        "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.yaml"), "version: \"1\"\nrules:\n  - name: dev\n    effect: allow\n    conditions: {profiles: [dev], time: {days: [someday]}}\n").unwrap();
+
+    let good = sentinel_tvm_in(&dir, &["policy", "validate", "good.yaml"]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    assert_eq!(stdout(&good), "good.yaml: valid (1 rule)\n");
+
+    let bad = sentinel_tvm_in(&dir, &["policy", "validate", "bad.yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("bad.yaml:5: rule `dev`: conditions.time.days: `someday` is not a day"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(stderr(&bad).contains("hint:"), "{}", stderr(&bad));
+}
+
+#[test]
+fn without_an_environment_or_a_terminal_the_error_names_the_flag() {
+    let dir = scratch("no-env");
+    let run = sentinel_tvm_in(&dir, &["install", "--yes"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("no environment given") && stderr(&run).contains("--env"), "{}", stderr(&run));
+}
+
+#[test]
+fn bad_settings_are_refused_before_anything_reaches_aws() {
+    let dir = scratch("bad-settings");
+    for (args, expected) in [
+        (&["--env", "Prod_1", "status"][..], "`Prod_1` is not a valid environment name"),
+        (&["--env", "main", "install", "--protect", "a/b"][..], "--protect (config key `protect`)"),
+        (
+            &["--env", "main", "install", "--log-retention-days", "10"][..],
+            "--log-retention-days (config key `log_retention_days`)",
+        ),
+    ] {
+        let run = sentinel_tvm_in(&dir, args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&run).contains(expected), "{args:?}: {}", stderr(&run));
+    }
+    std::fs::write(dir.join("sentinel-tvm.yaml"), "environments:\n  main:\n    region: eu-west-2\n    colour: blue\n")
+        .unwrap();
+    let run = sentinel_tvm_in(&dir, &["--env", "main", "status"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(stderr(&run).contains("line 4") && stderr(&run).contains("colour"), "{}", stderr(&run));
+}
