@@ -2,18 +2,14 @@
 //! STS and SSM replaced by recording fakes: every numbered check of the contract, their order,
 //! discovery, caching, rate limiting and the decision log.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
 
+use std::sync::atomic::Ordering;
+
+use common::{Harness, SECRET};
 use jiff::{SignedDuration, Timestamp};
-use sentinel_tvm_lambda::contract::Credentials;
-use sentinel_tvm_lambda::event::Event;
-use sentinel_tvm_lambda::service::{AssumeRoleRequest, CredentialIssuer, Handled, Invocation, PolicySource, Tvm};
-use sentinel_tvm_lambda::settings::Settings;
+use sentinel_tvm_lambda::service::Handled;
 use serde_json::{Value, json};
-
-const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
-const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 const POLICY: &str = r#"
 version: "1"
@@ -36,80 +32,6 @@ rules:
       profiles: [dev, sandbox, member]
       accounts: ["111122223333", "000000000000"]
 "#;
-
-/// STS that records every AssumeRole and answers with fixed credentials (or fails).
-struct FakeSts {
-    calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
-    fail: bool,
-}
-
-impl CredentialIssuer for FakeSts {
-    async fn assume_role(&self, request: &AssumeRoleRequest) -> Result<Credentials, String> {
-        self.calls.lock().unwrap().push(request.clone());
-        if self.fail {
-            return Err("AccessDenied: User arn:aws:sts::111122223333:assumed-role/exec/x is not authorized".into());
-        }
-        Ok(Credentials {
-            access_key_id: "ASIAFAKEFAKEFAKE".into(),
-            secret_access_key: SECRET.into(),
-            session_token: "FwoGZXIvYXdzEXAMPLETOKEN".into(),
-            expiration: "2026-01-25T15:00:00Z".parse().unwrap(),
-        })
-    }
-}
-
-/// SSM that serves whatever policy text (or error) the test puts in, counting reads.
-struct FakeSsm {
-    text: Arc<Mutex<Result<String, String>>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-impl PolicySource for FakeSsm {
-    async fn fetch(&self, parameter: &str) -> Result<String, String> {
-        assert_eq!(parameter, "/sentinel-tvm/main/policy");
-        self.fetches.fetch_add(1, Ordering::SeqCst);
-        self.text.lock().unwrap().clone()
-    }
-}
-
-/// A TVM over the fakes, with the fakes' recordings in reach.
-struct Harness {
-    tvm: Tvm<FakeSts, FakeSsm>,
-    sts_calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
-    policy: Arc<Mutex<Result<String, String>>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-impl Harness {
-    fn new(env: &[(&str, &str)], policy: Result<&str, &str>, sts_fails: bool) -> Self {
-        let mut vars = vec![("TVM_POLICY_PARAMETER".to_string(), "/sentinel-tvm/main/policy".to_string())];
-        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let settings = Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
-        let sts_calls = Arc::new(Mutex::new(Vec::new()));
-        let policy = Arc::new(Mutex::new(policy.map(str::to_string).map_err(str::to_string)));
-        let fetches = Arc::new(AtomicUsize::new(0));
-        let sts = FakeSts { calls: sts_calls.clone(), fail: sts_fails };
-        let ssm = FakeSsm { text: policy.clone(), fetches: fetches.clone() };
-        Self { tvm: Tvm::new(settings, sts, ssm), sts_calls, policy, fetches }
-    }
-
-    fn standard() -> Self {
-        Self::new(&[], Ok(POLICY), false)
-    }
-
-    async fn call(&self, event: &Value, now: Timestamp) -> Handled {
-        self.call_as(event, now, FUNCTION_ARN).await
-    }
-
-    async fn call_as(&self, event: &Value, now: Timestamp, function_arn: &str) -> Handled {
-        let event: Event = serde_json::from_value(event.clone()).expect("the event parses");
-        self.tvm.handle(&event, Invocation { function_arn, now }).await
-    }
-
-    fn sts_calls(&self) -> Vec<AssumeRoleRequest> {
-        self.sts_calls.lock().unwrap().clone()
-    }
-}
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -141,7 +63,7 @@ fn hex8(text: &str) -> bool {
 
 #[tokio::test]
 async fn an_iam_user_gets_container_credentials_for_an_allowed_profile() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let handled = harness.call(&fixture("apigw-v2-iam-user.json"), at("2026-01-25T14:30:00Z")).await;
 
     assert_eq!(handled.response.status, 200, "{}", handled.response.body);
@@ -263,7 +185,7 @@ async fn error_messages_are_the_contracts_and_never_echo_input_or_detail() {
 
 #[tokio::test]
 async fn every_response_is_json_with_the_contract_content_type() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     for event in [user_event("profile=dev"), user_event(""), fixture("apigw-v2-no-authorizer.json")] {
         let handled = harness.call(&event, at("2026-01-25T14:30:00Z")).await;
         let wire = serde_json::to_value(&handled.response).unwrap();
@@ -274,7 +196,7 @@ async fn every_response_is_json_with_the_contract_content_type() {
 
 #[tokio::test]
 async fn a_function_url_event_vends_too_and_its_body_is_ignored() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let handled = harness.call(&fixture("function-url-iam.json"), at("2026-01-25T14:30:00Z")).await;
     assert_eq!(handled.response.status, 200, "{}", handled.response.body);
     let calls = harness.sts_calls();
@@ -284,7 +206,7 @@ async fn a_function_url_event_vends_too_and_its_body_is_ignored() {
 
 #[tokio::test]
 async fn the_event_the_emulator_sends_vends_in_its_account() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let emulator_function = "arn:aws:lambda:us-east-1:000000000000:function:sentinel-tvm-t1";
     let handled =
         harness.call_as(&fixture("ministack-http-api.json"), at("2026-11-23T11:35:48Z"), emulator_function).await;
@@ -296,7 +218,7 @@ async fn the_event_the_emulator_sends_vends_in_its_account() {
 
 #[tokio::test]
 async fn headers_never_stand_in_for_the_authorizer() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let handled = harness.call(&fixture("apigw-v2-no-authorizer.json"), at("2026-01-25T14:30:00Z")).await;
     assert_eq!(code(&handled), (403, "IAM_AUTH_REQUIRED".into()));
     assert_eq!(body(&handled)["Message"], "IAM authorization required");
@@ -304,7 +226,7 @@ async fn headers_never_stand_in_for_the_authorizer() {
 
 #[tokio::test]
 async fn discovery_lists_the_profiles_the_policy_could_allow() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let sso = fixture("apigw-v2-iam-sso-role-profiles.json");
     let handled = harness.call(&sso, at("2026-01-25T14:30:00Z")).await;
     assert_eq!(handled.response.status, 200, "{}", handled.response.body);
@@ -331,7 +253,7 @@ async fn discovery_lists_the_profiles_the_policy_could_allow() {
 
 #[tokio::test]
 async fn routes_other_than_the_three_are_refused() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let mut post_profiles = fixture("apigw-v2-iam-sso-role-profiles.json");
     post_profiles["requestContext"]["http"]["method"] = json!("POST");
     assert_eq!(
@@ -426,7 +348,7 @@ async fn a_malformed_environment_answers_every_request_with_config_error() {
 
 #[tokio::test]
 async fn an_unreadable_function_arn_fails_closed() {
-    let harness = Harness::standard();
+    let harness = Harness::new(&[], Ok(POLICY), false);
     let handled = harness.call_as(&user_event("profile=dev"), at("2026-01-25T14:30:00Z"), "not-an-arn").await;
     assert_eq!(code(&handled), (500, "CONFIG_ERROR".into()));
 }

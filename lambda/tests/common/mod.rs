@@ -1,0 +1,86 @@
+//! Shared by the handler tests and the property tests: STS and SSM fakes that record what the
+//! service asks of them, and a TVM built over them.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use sentinel_tvm_lambda::contract::Credentials;
+use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::service::{AssumeRoleRequest, CredentialIssuer, Handled, Invocation, PolicySource, Tvm};
+use sentinel_tvm_lambda::settings::Settings;
+use serde_json::Value;
+
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
+pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// STS that records every AssumeRole and answers with fixed credentials (or fails).
+pub struct FakeSts {
+    calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
+    fail: bool,
+}
+
+impl CredentialIssuer for FakeSts {
+    async fn assume_role(&self, request: &AssumeRoleRequest) -> Result<Credentials, String> {
+        self.calls.lock().unwrap().push(request.clone());
+        if self.fail {
+            return Err("AccessDenied: User arn:aws:sts::111122223333:assumed-role/exec/x is not authorized".into());
+        }
+        Ok(Credentials {
+            access_key_id: "ASIAFAKEFAKEFAKE".into(),
+            secret_access_key: SECRET.into(),
+            session_token: "FwoGZXIvYXdzEXAMPLETOKEN".into(),
+            expiration: "2026-01-25T15:00:00Z".parse().unwrap(),
+        })
+    }
+}
+
+/// SSM that serves whatever policy text (or error) the test puts in, counting reads.
+pub struct FakeSsm {
+    text: Arc<Mutex<Result<String, String>>>,
+    pub fetches: Arc<AtomicUsize>,
+}
+
+impl PolicySource for FakeSsm {
+    async fn fetch(&self, parameter: &str) -> Result<String, String> {
+        assert_eq!(parameter, "/sentinel-tvm/main/policy");
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        self.text.lock().unwrap().clone()
+    }
+}
+
+/// A TVM over the fakes, with the fakes' recordings in reach.
+pub struct Harness {
+    pub tvm: Tvm<FakeSts, FakeSsm>,
+    pub sts_calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
+    pub policy: Arc<Mutex<Result<String, String>>>,
+    pub fetches: Arc<AtomicUsize>,
+}
+
+impl Harness {
+    pub fn new(env: &[(&str, &str)], policy: Result<&str, &str>, sts_fails: bool) -> Self {
+        let mut vars = vec![("TVM_POLICY_PARAMETER".to_string(), "/sentinel-tvm/main/policy".to_string())];
+        vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        let sts_calls = Arc::new(Mutex::new(Vec::new()));
+        let policy = Arc::new(Mutex::new(policy.map(str::to_string).map_err(str::to_string)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let sts = FakeSts { calls: sts_calls.clone(), fail: sts_fails };
+        let ssm = FakeSsm { text: policy.clone(), fetches: fetches.clone() };
+        Self { tvm: Tvm::new(settings, sts, ssm), sts_calls, policy, fetches }
+    }
+
+    pub async fn call(&self, event: &Value, now: Timestamp) -> Handled {
+        self.call_as(event, now, FUNCTION_ARN).await
+    }
+
+    pub async fn call_as(&self, event: &Value, now: Timestamp, function_arn: &str) -> Handled {
+        let event: Event = serde_json::from_value(event.clone()).expect("the event parses");
+        self.tvm.handle(&event, Invocation { function_arn, now }).await
+    }
+
+    pub fn sts_calls(&self) -> Vec<AssumeRoleRequest> {
+        self.sts_calls.lock().unwrap().clone()
+    }
+}

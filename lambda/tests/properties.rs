@@ -1,0 +1,149 @@
+//! Properties over arbitrary input (proptest): nothing a caller or a policy author can send makes
+//! the TVM panic, every event gets a JSON answer with a contract status, and what validation
+//! accepts really has the shape it promises.
+
+mod common;
+
+use common::Harness;
+use proptest::prelude::*;
+use sentinel_tvm_lambda::event::{Event, query_param};
+use sentinel_tvm_lambda::identity::username;
+use sentinel_tvm_lambda::policy::{self, Principal};
+use sentinel_tvm_lambda::profile::ProfileRequest;
+use serde_json::{Value, json};
+
+const FIXTURE: &str = include_str!("fixtures/apigw-v2-iam-user.json");
+const POLICY: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    reason: ops\n    max_server_duration: 30m\n    conditions:\n      profiles: [prod, dev]\n      principals: [\"arn:aws:iam::111122223333:user/*\"]\n      time: {days: [monday, friday], hours: {start: \"22:00\", end: \"06:00\"}, timezone: Europe/London}\n  - {name: deny, effect: deny, conditions: {users: [mallory]}}\n";
+
+/// Strings that look like what arrives in events: ARNs, paths, queries, and noise.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,80}",
+        "arn:aws[a-z-]{0,6}:(iam|sts)::[0-9]{10,13}:(root|user/[a-z/]{0,20}|assumed-role/[A-Za-z_]{1,10}/[a-z.@]{0,20}|federated-user/[a-z]{0,8})",
+        "/[a-z/]{0,12}",
+        "(profile|duration|device_id)=[%+a-zA-Z0-9./:-]{0,40}(&[a-z_]{1,10}=[^&]{0,20}){0,3}",
+    ]
+}
+
+/// JSON values of any shape, a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        text().prop_map(Value::from)
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map(text(), inner, 0..4).prop_map(|m| json!(m))
+        ]
+    })
+}
+
+/// The fixture with one field (at a path) replaced by anything.
+fn mutated_event() -> impl Strategy<Value = Value> {
+    let paths = prop::sample::select(vec![
+        vec!["rawPath"],
+        vec!["rawQueryString"],
+        vec!["requestContext", "http", "method"],
+        vec!["requestContext", "authorizer"],
+        vec!["requestContext", "authorizer", "iam"],
+        vec!["requestContext", "authorizer", "iam", "userArn"],
+        vec!["requestContext", "authorizer", "iam", "accountId"],
+        vec!["requestContext", "authorizer", "iam", "principalOrgId"],
+        vec!["requestContext"],
+        vec!["headers"],
+    ]);
+    (paths, prop_oneof![any_json(), text().prop_map(Value::from)]).prop_map(|(path, value)| {
+        let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
+        let mut slot = &mut event;
+        for key in &path[..path.len() - 1] {
+            if !slot[*key].is_object() {
+                slot[*key] = json!({});
+            }
+            slot = &mut slot[*key];
+        }
+        slot[path[path.len() - 1]] = value;
+        event
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+const STATUSES: [u16; 7] = [200, 400, 403, 404, 405, 429, 500];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_event_gets_a_json_answer_with_a_contract_status(event in prop_oneof![mutated_event(), any_json()]) {
+        let Ok(parsed) = serde_json::from_value::<Event>(event) else { return Ok(()) };
+        let harness = Harness::new(&[("TVM_RATE_LIMIT", "0")], Ok(POLICY), false);
+        let handled = runtime().block_on(harness.tvm.handle(&parsed, sentinel_tvm_lambda::service::Invocation {
+            function_arn: common::FUNCTION_ARN,
+            now: "2026-01-26T23:00:00Z".parse().unwrap(),
+        }));
+        prop_assert!(STATUSES.contains(&handled.response.status), "status {}", handled.response.status);
+        let body: Value = serde_json::from_str(&handled.response.body).expect("every body is JSON");
+        prop_assert!(handled.response.status == 200 || body["Code"].is_string());
+        prop_assert!(!handled.log.to_json().contains(common::SECRET));
+    }
+
+    #[test]
+    fn any_bytes_parse_as_an_event_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = serde_json::from_slice::<Event>(&bytes);
+    }
+
+    #[test]
+    fn any_text_is_a_policy_or_a_list_of_problems(text in ".{0,400}") {
+        if let Err(error) = policy::parse(&text) {
+            prop_assert!(!error.problems.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_mutated_policy_is_valid_or_refused_with_problems_that_name_lines(
+        at in 0usize..POLICY.len(), cut in 0usize..20, insert in "[a-z :\\[\\]{}\n\"-]{0,12}"
+    ) {
+        let at = POLICY.floor_char_boundary(at);
+        let end = POLICY.floor_char_boundary((at + cut).min(POLICY.len()));
+        let text = format!("{}{insert}{}", &POLICY[..at], &POLICY[end..]);
+        match policy::parse(&text) {
+            Ok(parsed) => {
+                for profile in ["prod", "dev", "x"] {
+                    let principal = Principal { user: "alice", arn: "arn:aws:iam::111122223333:user/alice", account_id: "111122223333" };
+                    let _ = parsed.evaluate(&principal, profile, "2026-01-26T23:00:00Z".parse().unwrap());
+                    let _ = parsed.discoverable_profiles(&principal);
+                }
+            }
+            Err(error) => prop_assert!(error.problems.iter().all(|p| !p.message.is_empty())),
+        }
+    }
+
+    #[test]
+    fn usernames_are_always_1_to_20_ascii_alphanumerics(arn in text()) {
+        if let Some(user) = username(&arn) {
+            prop_assert!((1..=20).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_alphanumeric()), "{user}");
+        }
+    }
+
+    #[test]
+    fn an_accepted_profile_never_escapes_its_role_name(raw in prop_oneof![text(), "[ -~]{0,70}"]) {
+        if let Some(request) = ProfileRequest::parse(&raw, "SentinelProtected-") {
+            for forbidden in ["..", "//", "\\", "\0", "*", " ", ","] {
+                prop_assert!(!raw.contains(forbidden), "{raw:?}");
+            }
+            if let ProfileRequest::Name(name) = &request {
+                prop_assert!(!name.contains('/') && name.len() <= 46);
+            }
+        }
+    }
+
+    #[test]
+    fn query_parsing_never_panics(raw in ".{0,120}", name in "[a-z_%]{0,10}") {
+        let _ = query_param(&raw, &name);
+    }
+}
