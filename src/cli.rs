@@ -16,7 +16,7 @@ use crate::config::EnvironmentConfig;
 #[derive(Debug, Parser)]
 #[command(name = "sentinel-tvm", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Global options")]
     pub global: GlobalArgs,
 
     #[command(subcommand)]
@@ -87,12 +87,12 @@ pub enum Command {
 /// Settings for deploying (each also a key of the config file) and where the code comes from.
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Deploy settings (each also a key of sentinel-tvm.yaml)")]
     pub settings: EnvironmentConfig,
 
     /// Deploy this prebuilt Lambda zip instead of building one (its `bootstrap` must match the
     /// architecture).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help_heading = "Code")]
     pub lambda_zip: Option<PathBuf>,
 }
 
@@ -103,10 +103,10 @@ pub struct ApplyArgs {
     pub deploy: DeployArgs,
 
     /// Do not run the smoke test after deploying.
-    #[arg(long)]
+    #[arg(long, help_heading = "Smoke test")]
     pub skip_smoke_test: bool,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Smoke test")]
     pub smoke: SmokeArgs,
 }
 

@@ -112,9 +112,20 @@ impl Sources<'_> {
     pub fn resolve(&self) -> Result<(Settings, Vec<Override>), Fixable> {
         let env = self.env_name()?;
         let (merged, overrides) = self.merged(&env);
+        let env_var = |names: &[&str]| names.iter().find_map(|name| (self.environment)(name).filter(|v| !v.is_empty()));
         let connection = Connection {
-            profile: self.selection.profile.clone().or_else(|| merged.profile.clone()),
-            region: self.selection.region.clone().or_else(|| merged.region.clone()),
+            profile: self
+                .selection
+                .profile
+                .clone()
+                .or_else(|| env_var(&["AWS_PROFILE"]))
+                .or_else(|| merged.profile.clone()),
+            region: self
+                .selection
+                .region
+                .clone()
+                .or_else(|| env_var(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
+                .or_else(|| merged.region.clone()),
             endpoint_url: self.selection.endpoint_url.clone(),
         };
         let deploy = deploy_settings(&env, &merged)?;

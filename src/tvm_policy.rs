@@ -101,8 +101,8 @@ fn invalid(source: &str, error: &PolicyError) -> Fixable {
         })
         .collect();
     Fixable::new(
-        format!("the policy is not valid, so it was not deployed:\n  {}", problems.join("\n  ")),
-        "fix each line named above; `sentinel-tvm policy validate FILE` checks a policy without deploying",
+        format!("the policy is not valid:\n  {}", problems.join("\n  ")),
+        "fix each line named above (`sentinel-tvm policy validate FILE` checks a policy without deploying anything)",
     )
 }
 
