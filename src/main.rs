@@ -7,6 +7,7 @@ use clap::Parser;
 use sentinel_tvm::{cli::Cli, commands, report};
 
 fn main() -> ExitCode {
+    forget_empty_endpoint_url();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -17,5 +18,15 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(outcome) => outcome.exit_code(),
         Err(error) => report::failure(&error),
+    }
+}
+
+/// An empty `AWS_ENDPOINT_URL` means "no endpoint" to a person, but the AWS SDK reads it itself
+/// and panics on the empty URL; forget it before anything reads it.
+fn forget_empty_endpoint_url() {
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|url| url.is_empty()) {
+        // SAFETY: called first thing in `main`, before the runtime or anything else starts a
+        // thread, so no other thread can be reading the environment.
+        unsafe { std::env::remove_var("AWS_ENDPOINT_URL") };
     }
 }

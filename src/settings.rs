@@ -113,6 +113,13 @@ impl Sources<'_> {
         let env = self.env_name()?;
         let (merged, overrides) = self.merged(&env);
         let env_var = |names: &[&str]| names.iter().find_map(|name| (self.environment)(name).filter(|v| !v.is_empty()));
+        let endpoint_url = self.selection.endpoint_url.clone().filter(|url| !url.trim().is_empty());
+        if let Some(url) = endpoint_url.as_deref().filter(|url| !is_http_url(url)) {
+            return Err(Fixable::new(
+                format!("`{url}` is not a valid endpoint URL (--endpoint-url or AWS_ENDPOINT_URL)"),
+                "give a URL like `http://127.0.0.1:4566`, or unset AWS_ENDPOINT_URL to talk to AWS itself",
+            ));
+        }
         let connection = Connection {
             profile: self
                 .selection
@@ -126,7 +133,7 @@ impl Sources<'_> {
                 .clone()
                 .or_else(|| env_var(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
                 .or_else(|| merged.region.clone()),
-            endpoint_url: self.selection.endpoint_url.clone(),
+            endpoint_url,
         };
         let deploy = deploy_settings(&env, &merged)?;
         Ok((Settings { env, connection, deploy }, overrides))
@@ -318,6 +325,12 @@ pub fn validate_env_name(env: &str) -> Result<(), Fixable> {
     }
 }
 
+/// `http://host[:port][/…]` or `https://…`, with a host.
+fn is_http_url(text: &str) -> bool {
+    let rest = text.strip_prefix("http://").or_else(|| text.strip_prefix("https://"));
+    rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with(['/', ':']) && !rest.contains(char::is_whitespace))
+}
+
 pub fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -486,6 +499,26 @@ mod tests {
         ] {
             let error = resolve(env("main"), flags, None, &[]).expect_err(flag);
             assert!(error.message.contains(flag) && error.message.contains("config key"), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn an_empty_endpoint_is_no_endpoint_and_a_malformed_one_is_refused() {
+        let with =
+            |url: &str| Selection { env: Some("main".into()), endpoint_url: Some(url.into()), ..Selection::default() };
+        assert_eq!(resolve(with(""), EnvironmentConfig::default(), None, &[]).unwrap().0.connection.endpoint_url, None);
+        assert_eq!(
+            resolve(with("http://127.0.0.1:4566"), EnvironmentConfig::default(), None, &[])
+                .unwrap()
+                .0
+                .connection
+                .endpoint_url
+                .as_deref(),
+            Some("http://127.0.0.1:4566")
+        );
+        for bad in ["127.0.0.1:4566", "ftp://x", "http://", "http:// x", "localhost"] {
+            let error = resolve(with(bad), EnvironmentConfig::default(), None, &[]).unwrap_err();
+            assert!(error.message.contains("not a valid endpoint URL"), "{bad}: {}", error.message);
         }
     }
 
