@@ -1,6 +1,8 @@
 //! The real STS and SSM behind the service's traits. Thin: one SDK call each, errors rendered
 //! with their whole source chain for the log (never for the client).
 
+use std::time::Duration;
+
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sts::error::DisplayErrorContext;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
@@ -9,10 +11,17 @@ use jiff::Timestamp;
 use crate::contract::Credentials;
 use crate::service::{AssumeRoleRequest, CredentialIssuer, PolicySource};
 
-/// The SDK configuration from the Lambda's environment, with rustls on ring for HTTPS.
+/// The SDK configuration from the Lambda's environment, with rustls on ring for HTTPS and
+/// timeouts that end every call well inside the function's 10 seconds, so a slow STS or SSM still
+/// gets a contract answer (`CREDENTIAL_ERROR`, `CONFIG_ERROR`) and a decision-log line.
 pub async fn sdk_config() -> SdkConfig {
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https).load().await
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https).timeout_config(timeouts).load().await
 }
 
 pub struct StsIssuer(aws_sdk_sts::Client);

@@ -16,16 +16,22 @@ pub struct DecisionLog {
     pub account_id: Option<String>,
     pub profile: Option<String>,
     pub role_arn: Option<String>,
-    /// `allow` when the request got what it asked for, else `deny`.
+    /// The policy's decision once it decided; before that (or for discovery), `allow` when the
+    /// request got what it asked for, else `deny`.
     pub effect: &'static str,
     pub rule: Option<String>,
+    /// The deciding rule's reason, or why the request was refused before the policy decided.
     pub reason: Option<String>,
+    /// What went wrong after the policy decided (STS's error, an unresolvable role).
+    pub detail: Option<String>,
     pub duration_seconds: Option<u32>,
     pub source_identity: Option<String>,
     pub status: u16,
     pub code: Option<&'static str>,
     /// The client's `device_id`, when it sent a well-formed one.
     pub device_id: Option<String>,
+    #[serde(skip)]
+    decided: bool,
 }
 
 impl DecisionLog {
@@ -33,11 +39,26 @@ impl DecisionLog {
         Self { timestamp: now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), effect: "deny", ..Self::default() }
     }
 
+    /// Records the policy's decision.
+    pub fn decided(&mut self, effect: &'static str, rule: Option<String>, reason: &str) {
+        self.effect = effect;
+        self.rule = rule;
+        self.reason = Some(reason.to_string());
+        self.decided = true;
+    }
+
+    /// Records why a request was refused: the reason before the policy decided, the detail after.
+    pub fn refused(&mut self, why: String) {
+        if self.decided { self.detail = Some(why) } else { self.reason = Some(why) }
+    }
+
     /// Records how the request was answered.
     pub fn finish(&mut self, response: &Response) {
         self.status = response.status;
         self.code = response.code.map(|code| code.as_str());
-        self.effect = if response.status == 200 { "allow" } else { "deny" };
+        if !self.decided {
+            self.effect = if response.status == 200 { "allow" } else { "deny" };
+        }
     }
 
     pub fn to_json(&self) -> String {

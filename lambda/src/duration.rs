@@ -13,13 +13,14 @@ pub const MAX_SECONDS: u32 = 3600;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidDuration;
 
-/// Check 7: an absent or empty `duration` is `Ok(None)`; an integer in 900..=3600 is `Ok(Some)`;
-/// anything else (`899`, `3601`, `-1`, `abc`, `900.5`, `+900`) is `Err` (→ `INVALID_DURATION`).
+/// Check 7: an absent `duration` is `Ok(None)`; an integer in 900..=3600 is `Ok(Some)`;
+/// anything else (empty, `899`, `3601`, `-1`, `abc`, `900.5`, `+900`) is `Err`
+/// (→ `INVALID_DURATION`).
 pub fn parse_requested(raw: Option<&str>) -> Result<Option<u32>, InvalidDuration> {
-    let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    if !raw.bytes().all(|b| b.is_ascii_digit()) || raw.len() > 5 {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(InvalidDuration);
     }
     let seconds: u32 = raw.parse().map_err(|_| InvalidDuration)?;
@@ -90,11 +91,12 @@ mod tests {
     fn requested_durations() {
         for (raw, expected) in [
             (None, Ok(None)),
-            (Some(""), Ok(None)),
+            (Some(""), Err(InvalidDuration)),
             (Some("900"), Ok(Some(900))),
             (Some("3600"), Ok(Some(3600))),
             (Some("1800"), Ok(Some(1800))),
             (Some("0900"), Ok(Some(900))),
+            (Some("0000000001800"), Ok(Some(1800))),
             (Some("899"), Err(InvalidDuration)),
             (Some("3601"), Err(InvalidDuration)),
             (Some("43200"), Err(InvalidDuration)),

@@ -13,7 +13,9 @@ use sentinel_tvm_lambda::settings::Settings;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let settings = Settings::from_lookup(|name| std::env::var(name).ok());
+    // A value that is not UTF-8 comes through as U+FFFD, which every check refuses: malformed,
+    // never silently unset.
+    let settings = Settings::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()));
     if let Err(problem) = &settings {
         println!("{}", startup_failure(Timestamp::now(), &problem.to_string()));
     }

@@ -76,17 +76,15 @@ impl ProfileRequest {
 
     /// Check 10: the role to assume, if this request names a role the TVM may vend.
     ///
-    /// A name resolves in the TVM's own account. An ARN is accepted only if it is exactly what
-    /// its profile name resolves to, in the TVM's own account or in one of
-    /// `extra_accounts` (the accounts the deciding policy rule names that the TVM also allows).
-    pub fn resolve(&self, prefix: &str, partition: &str, own_account: &str, extra_accounts: &[&str]) -> Option<String> {
+    /// A name resolves in `role_account` (the deciding rule's, else the TVM's own). An ARN is
+    /// accepted only if it is exactly what its profile name resolves to there.
+    pub fn resolve(&self, prefix: &str, partition: &str, role_account: &str) -> Option<String> {
         match self {
-            ProfileRequest::Name(name) => Some(role_arn(partition, own_account, prefix, name)),
+            ProfileRequest::Name(name) => Some(role_arn(partition, role_account, prefix, name)),
             ProfileRequest::Arn(arn) => {
                 let profile = arn.name.strip_prefix(prefix)?;
-                let account_ok = arn.account_id == own_account || extra_accounts.contains(&arn.account_id.as_str());
-                let expected = role_arn(partition, &arn.account_id, prefix, profile);
-                (account_ok && is_profile_name(profile) && arn.to_arn() == expected).then_some(expected)
+                let expected = role_arn(partition, role_account, prefix, profile);
+                (is_profile_name(profile) && arn.to_arn() == expected).then_some(expected)
             }
         }
     }
@@ -175,23 +173,25 @@ mod tests {
     }
 
     #[test]
-    fn names_resolve_in_the_own_account_and_arns_only_to_what_a_name_would() {
-        let resolve = |raw: &str, extra: &[&str]| {
-            ProfileRequest::parse(raw, PREFIX).expect("valid").resolve(PREFIX, "aws", "111122223333", extra)
+    fn names_resolve_in_the_rules_account_and_arns_only_to_what_a_name_would() {
+        let resolve = |raw: &str, account: &str| {
+            ProfileRequest::parse(raw, PREFIX).expect("valid").resolve(PREFIX, "aws", account)
         };
         let own_prod = "arn:aws:iam::111122223333:role/SentinelProtected-prod";
         let member_prod = "arn:aws:iam::444455556666:role/SentinelProtected-prod";
-        for (raw, extra, expected) in [
-            ("prod", &[][..], Some(own_prod)),
-            (own_prod, &[], Some(own_prod)),
-            (member_prod, &[], None),
-            (member_prod, &["444455556666"], Some(member_prod)),
-            ("arn:aws:iam::111122223333:role/Admin", &[], None),
-            ("arn:aws:iam::111122223333:role/team/SentinelProtected-prod", &[], None),
-            ("arn:aws-cn:iam::111122223333:role/SentinelProtected-prod", &[], None),
-            ("arn:aws:iam::111122223333:role/SentinelProtected-", &[], None),
+        for (raw, account, expected) in [
+            ("prod", "111122223333", Some(own_prod)),
+            ("prod", "444455556666", Some(member_prod)),
+            (own_prod, "111122223333", Some(own_prod)),
+            (member_prod, "111122223333", None),
+            (member_prod, "444455556666", Some(member_prod)),
+            (own_prod, "444455556666", None),
+            ("arn:aws:iam::111122223333:role/Admin", "111122223333", None),
+            ("arn:aws:iam::111122223333:role/team/SentinelProtected-prod", "111122223333", None),
+            ("arn:aws-cn:iam::111122223333:role/SentinelProtected-prod", "111122223333", None),
+            ("arn:aws:iam::111122223333:role/SentinelProtected-", "111122223333", None),
         ] {
-            assert_eq!(resolve(raw, extra).as_deref(), expected, "{raw} with {extra:?}");
+            assert_eq!(resolve(raw, account).as_deref(), expected, "{raw} in {account}");
         }
     }
 

@@ -3,14 +3,20 @@
 
 use std::collections::HashMap;
 
-/// Windows kept before expired ones are swept, so a flood of distinct callers stays bounded.
+/// Windows kept before expired ones are swept (at most once a second), so a flood of distinct
+/// callers (each new session name of an assumed role is one) costs neither memory nor a scan
+/// per request.
 const SWEEP_ABOVE: usize = 10_000;
+/// If a sweep leaves more live windows than this, every window is forgotten: API Gateway's
+/// throttling still bounds the flood, and memory stays bounded.
+const FORGET_ABOVE: usize = 100_000;
 
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: u32,
     window_seconds: i64,
     windows: HashMap<String, Window>,
+    last_sweep: i64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +37,7 @@ pub enum Admission {
 impl RateLimiter {
     /// `limit` requests per `window_seconds` per caller; a `limit` of 0 disables the limit.
     pub fn new(limit: u32, window_seconds: u32) -> Self {
-        Self { limit, window_seconds: i64::from(window_seconds.max(1)), windows: HashMap::new() }
+        Self { limit, window_seconds: i64::from(window_seconds.max(1)), windows: HashMap::new(), last_sweep: i64::MIN }
     }
 
     /// Counts one request by `caller` at `now` (seconds) and says whether it may proceed.
@@ -39,9 +45,13 @@ impl RateLimiter {
         if self.limit == 0 {
             return Admission::Allowed;
         }
-        if self.windows.len() > SWEEP_ABOVE {
+        if self.windows.len() > SWEEP_ABOVE && now > self.last_sweep {
             let window_seconds = self.window_seconds;
             self.windows.retain(|_, window| now - window.started < window_seconds);
+            self.last_sweep = now;
+            if self.windows.len() > FORGET_ABOVE {
+                self.windows.clear();
+            }
         }
         let window = self.windows.entry(caller.to_string()).or_insert(Window { started: now, count: 0 });
         if now - window.started >= self.window_seconds || now < window.started {
@@ -84,6 +94,24 @@ mod tests {
         assert_eq!(limiter.admit("alice", 1000), Admission::Allowed);
         assert_eq!(limiter.admit("alice", 900), Admission::Allowed);
         assert!(matches!(limiter.admit("alice", 901), Admission::Limited { .. }));
+    }
+
+    #[test]
+    fn a_flood_of_live_callers_is_swept_once_a_second_and_forgotten_past_the_cap() {
+        let mut limiter = RateLimiter::new(1, 60);
+        for caller in 0..=SWEEP_ABOVE {
+            limiter.admit(&caller.to_string(), 100);
+        }
+        limiter.admit("same-second", 100);
+        assert_eq!(limiter.last_sweep, 100, "swept once");
+        let before = limiter.windows.len();
+        limiter.admit("again-same-second", 100);
+        assert_eq!(limiter.windows.len(), before + 1, "no second sweep within the second");
+        for caller in 0..=FORGET_ABOVE {
+            limiter.windows.insert(format!("x{caller}"), Window { started: 101, count: 1 });
+        }
+        limiter.admit("next-second", 101);
+        assert!(limiter.windows.len() <= 1, "forgotten past the cap");
     }
 
     #[test]

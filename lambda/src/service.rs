@@ -120,7 +120,7 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
     /// Checks 1–4, which hold for every route, then the route itself.
     async fn answer(&self, event: &Event, invocation: Invocation<'_>, log: &mut DecisionLog) -> Response {
         let Ok(id) = RequestId::random() else {
-            log.reason = Some("the operating system's random number generator failed".into());
+            log.refused("the operating system's random number generator failed".into());
             return Response::error(ErrorCode::CredentialError);
         };
         log.request_id = Some(id.as_str().into());
@@ -155,14 +155,14 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
             .unwrap_or_else(PoisonError::into_inner)
             .admit(&caller.user_arn, invocation.now.as_second());
         if let Admission::Limited { retry_after_seconds } = admission {
-            log.reason = Some("rate limit exceeded".into());
+            log.refused("rate limit exceeded".into());
             return Response::rate_limited(retry_after_seconds);
         }
         let principal = Principal { user: &user, arn: &caller.user_arn, account_id: &caller.account_id };
         let request = Checked { event, settings, own, principal, id, now: invocation.now };
         match event.route() {
             Route::Vend => self.vend(&request, log).await,
-            Route::Profiles if event.method().eq_ignore_ascii_case("GET") => self.discover(&request, log).await,
+            Route::Profiles if event.method() == "GET" => self.discover(&request, log).await,
             Route::Profiles => refuse(log, ErrorCode::MethodNotAllowed, format!("{} on /profiles", event.method())),
             Route::NotFound => refuse(log, ErrorCode::NotFound, "no such route".into()),
         }
@@ -197,19 +197,19 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
         };
         // 9.
         let decision = policy.evaluate(principal, profile.policy_name(prefix), *now);
-        log.rule = decision.rule().map(|rule| rule.name.clone());
-        log.reason = Some(decision.reason().to_string());
+        let effect = if matches!(decision, Decision::Allow(_)) { "allow" } else { "deny" };
+        log.decided(effect, decision.rule().map(|rule| rule.name.clone()), decision.reason());
         let Decision::Allow(rule) = decision else {
             return Response::policy_deny(decision.reason());
         };
         // 10.
-        let extra_accounts = accounts_rule_may_reach(rule, &settings.allowed_accounts);
-        let Some(role_arn) = profile.resolve(prefix, own.partition, own.account_id, &extra_accounts) else {
-            return refuse(
-                log,
-                ErrorCode::ProfileNotAllowed,
-                "the profile does not resolve to a role this TVM vends".into(),
-            );
+        let Some(role_account) = role_account(rule, *own, &settings.allowed_accounts) else {
+            let reason = "the rule's role_account is not an account this TVM may vend in";
+            return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
+        };
+        let Some(role_arn) = profile.resolve(prefix, own.partition, role_account) else {
+            let reason = "the profile does not resolve to a role this TVM vends";
+            return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
         };
         // 11.
         let assume = AssumeRoleRequest {
@@ -241,13 +241,16 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
         let listings: Vec<ProfileListing> = policy
             .discoverable_profiles(principal)
             .into_iter()
-            .filter(|name| profile::role_name(&settings.role_prefix, name).len() <= MAX_ROLE_NAME)
-            .map(|name| ProfileListing {
-                name: name.to_string(),
-                role_arn: profile::role_arn(own.partition, own.account_id, &settings.role_prefix, name),
+            .filter(|(name, _)| profile::role_name(&settings.role_prefix, name).len() <= MAX_ROLE_NAME)
+            .filter_map(|(name, rule)| {
+                let account = role_account(rule, *own, &settings.allowed_accounts)?;
+                Some(ProfileListing {
+                    name: name.to_string(),
+                    role_arn: profile::role_arn(own.partition, account, &settings.role_prefix, name),
+                })
             })
             .collect();
-        log.reason = Some(format!("discovery: {} profiles", listings.len()));
+        log.refused(format!("discovery: {} profiles", listings.len()));
         Response::profiles(&listings)
     }
 
@@ -265,8 +268,8 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
             .fetch(parameter)
             .await
             .map_err(|e| format!("cannot read the policy parameter {parameter}: {e}"))?;
-        let parsed = policy::parse(&text)
-            .map_err(|e| format!("the policy in {parameter} is invalid: {}", e.to_string().replace('\n', "; ")))?;
+        let parsed =
+            policy::parse(&text).map_err(|e| format!("the policy in {parameter} is invalid at {}", e.log_summary()))?;
         let policy = Arc::new(parsed);
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(CachedPolicy { fetched_at: now, policy: policy.clone() });
@@ -275,19 +278,22 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
 }
 
 /// An error response, with why in the log.
-fn refuse(log: &mut DecisionLog, code: ErrorCode, reason: String) -> Response {
-    log.reason = Some(reason);
+fn refuse(log: &mut DecisionLog, code: ErrorCode, why: String) -> Response {
+    log.refused(why);
     Response::error(code)
 }
 
-/// Accounts besides its own in which the TVM may assume a role for this rule: those the rule's
-/// `accounts` condition names that the TVM also allows.
-fn accounts_rule_may_reach<'r>(rule: &'r Rule, allowed: &AllowedAccounts) -> Vec<&'r str> {
-    let named = rule.conditions.accounts.iter().flatten().map(String::as_str);
-    match allowed {
-        AllowedAccounts::Own => Vec::new(),
-        AllowedAccounts::Any => named.collect(),
-        AllowedAccounts::List(list) => named.filter(|account| list.iter().any(|a| a == account)).collect(),
+/// The account whose role the deciding rule vends: its `role_account` if the TVM allows that
+/// account, else `None`; without one, the TVM's own.
+fn role_account<'a>(rule: &'a Rule, own: OwnFunction<'a>, allowed: &AllowedAccounts) -> Option<&'a str> {
+    match rule.role_account.as_deref() {
+        None => Some(own.account_id),
+        Some(account) if account == own.account_id => Some(account),
+        Some(account) => match allowed {
+            AllowedAccounts::Own => None,
+            AllowedAccounts::Any => Some(account),
+            AllowedAccounts::List(list) => list.iter().any(|a| a == account).then_some(account),
+        },
     }
 }
 

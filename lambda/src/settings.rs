@@ -53,8 +53,12 @@ impl Settings {
             })?;
 
         let role_prefix = get("TVM_ROLE_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
-        if role_prefix.len() >= MAX_ROLE_NAME || !role_prefix.bytes().all(is_role_name_byte) {
-            return Err(error("TVM_ROLE_PREFIX", format!("`{role_prefix}` is not the start of a valid IAM role name")));
+        // The characters a profile may have: a full role ARN is checked segment by segment
+        // against the same set, so a prefix outside it could never be asked for by ARN.
+        if role_prefix.len() >= MAX_ROLE_NAME
+            || !role_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(error("TVM_ROLE_PREFIX", format!("`{role_prefix}` is not 1-63 of A-Z a-z 0-9 _ -")));
         }
 
         let allowed_org_id = get("TVM_ALLOWED_ORG_ID");
@@ -79,14 +83,9 @@ impl Settings {
             get(name)
                 .map_or(Ok(default), |v| v.parse().map_err(|_| error(name, format!("`{v}` is not a whole number"))))
         };
-        let rate_limit = number("TVM_RATE_LIMIT", 100)?;
+        // Either of them 0 disables the limit (spec §9: "0 disables").
         let rate_window_seconds = number("TVM_RATE_WINDOW_SECONDS", 60)?;
-        if rate_window_seconds == 0 {
-            return Err(error(
-                "TVM_RATE_WINDOW_SECONDS",
-                "must be at least 1 (use TVM_RATE_LIMIT=0 to disable the limit)".into(),
-            ));
-        }
+        let rate_limit = if rate_window_seconds == 0 { 0 } else { number("TVM_RATE_LIMIT", 100)? };
         let default_duration_seconds = number("TVM_DEFAULT_DURATION_SECONDS", MIN_SECONDS)?;
         if !(MIN_SECONDS..=MAX_SECONDS).contains(&default_duration_seconds) {
             return Err(error(
@@ -116,11 +115,6 @@ fn parse_accounts(list: &str) -> Result<Vec<String>, String> {
                 .ok_or_else(|| format!("holds `{account}`, which is not a 12-digit account ID"))
         })
         .collect()
-}
-
-/// What IAM allows in a role name: `[A-Za-z0-9+=,.@_-]`.
-fn is_role_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)
 }
 
 /// `o-` and 10 to 32 lowercase letters or digits.
@@ -189,6 +183,14 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_window_disables_the_limit_too() {
+        let read =
+            settings(&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_WINDOW_SECONDS", "0"), ("TVM_RATE_LIMIT", "5")])
+                .unwrap();
+        assert_eq!((read.rate_limit, read.rate_window_seconds), (0, 0));
+    }
+
+    #[test]
     fn any_account_needs_an_organization() {
         let with_org = settings(&[
             ("TVM_POLICY_PARAMETER", "/p"),
@@ -210,7 +212,8 @@ mod tests {
             (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ORG_ID", "org-1")][..], "TVM_ALLOWED_ORG_ID"),
             (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "-1")][..], "TVM_RATE_LIMIT"),
             (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "ten")][..], "TVM_RATE_LIMIT"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_WINDOW_SECONDS", "0")][..], "TVM_RATE_WINDOW_SECONDS"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", "Sentinel.Protected-")][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ORG_ID", "\u{FFFD}")][..], "TVM_ALLOWED_ORG_ID"),
             (
                 &[("TVM_POLICY_PARAMETER", "/p"), ("TVM_DEFAULT_DURATION_SECONDS", "43200")][..],
                 "TVM_DEFAULT_DURATION_SECONDS",

@@ -180,7 +180,8 @@ async fn error_messages_are_the_contracts_and_never_echo_input_or_detail() {
         assert!(!handled.response.body.contains("script") && !handled.response.body.contains("AccessDenied"));
     }
     let failed = harness.call(&user_event("profile=dev"), now).await;
-    assert!(failed.log.reason.as_deref().unwrap().contains("AccessDenied"), "the STS detail goes to the log");
+    assert!(failed.log.detail.as_deref().unwrap().contains("AccessDenied"), "the STS detail goes to the log");
+    assert_eq!(failed.log.effect, "allow", "the policy allowed; STS failed after it");
 }
 
 #[tokio::test]
@@ -369,15 +370,36 @@ async fn the_rate_limit_is_per_caller_with_retry_after() {
     assert_eq!(harness.call(&alice, start + SignedDuration::from_secs(60)).await.response.status, 200, "a new window");
 }
 
+/// `member` vends in the member account; `stray` names an account the TVM does not allow.
+const CROSS_ACCOUNT: &str = r#"
+version: "1"
+rules:
+  - name: member
+    effect: allow
+    role_account: "444455556666"
+    conditions: {profiles: [member]}
+  - name: stray
+    effect: allow
+    role_account: "999999999999"
+    conditions: {profiles: [stray]}
+  - name: own
+    effect: allow
+    conditions: {profiles: [dev]}
+"#;
+
 #[tokio::test]
-async fn a_full_role_arn_is_accepted_only_when_a_profile_resolves_to_it() {
-    let harness = Harness::new(&[("TVM_ALLOWED_ACCOUNTS", "111122223333,000000000000")], Ok(POLICY), false);
+async fn a_rule_names_the_account_its_role_is_vended_in_and_arns_must_match_it() {
+    let harness = Harness::new(&[("TVM_ALLOWED_ACCOUNTS", "111122223333,444455556666")], Ok(CROSS_ACCOUNT), false);
     let now = at("2026-01-25T14:30:00Z");
     let arn = |account: &str, name: &str| format!("arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2F{name}");
     for (query, expected) in [
+        ("profile=dev".to_string(), (200, "")),
         (format!("profile={}", arn("111122223333", "SentinelProtected-dev")), (200, "")),
-        (format!("profile={}", arn("000000000000", "SentinelProtected-dev")), (200, "")), // a rule account the TVM allows
+        ("profile=member".to_string(), (200, "")),
+        (format!("profile={}", arn("444455556666", "SentinelProtected-member")), (200, "")),
+        (format!("profile={}", arn("111122223333", "SentinelProtected-member")), (403, "PROFILE_NOT_ALLOWED")),
         (format!("profile={}", arn("444455556666", "SentinelProtected-dev")), (403, "PROFILE_NOT_ALLOWED")),
+        ("profile=stray".to_string(), (403, "PROFILE_NOT_ALLOWED")),
         (format!("profile={}", arn("111122223333", "OrganizationAccountAccessRole")), (403, "POLICY_DENY")),
     ] {
         let handled = harness.call(&user_event(&query), now).await;
@@ -388,7 +410,21 @@ async fn a_full_role_arn_is_accepted_only_when_a_profile_resolves_to_it() {
         roles,
         [
             "arn:aws:iam::111122223333:role/SentinelProtected-dev",
-            "arn:aws:iam::000000000000:role/SentinelProtected-dev"
+            "arn:aws:iam::111122223333:role/SentinelProtected-dev",
+            "arn:aws:iam::444455556666:role/SentinelProtected-member",
+            "arn:aws:iam::444455556666:role/SentinelProtected-member",
         ]
+    );
+
+    let listed = body(&harness.call(&fixture("apigw-v2-iam-sso-role-profiles.json"), now).await);
+    let arns: Vec<&str> =
+        listed["profiles"].as_array().unwrap().iter().map(|p| p["role_arn"].as_str().unwrap()).collect();
+    assert_eq!(
+        arns,
+        [
+            "arn:aws:iam::444455556666:role/SentinelProtected-member",
+            "arn:aws:iam::111122223333:role/SentinelProtected-dev"
+        ],
+        "discovery lists each profile in its rule's account and leaves out accounts the TVM may not vend in"
     );
 }

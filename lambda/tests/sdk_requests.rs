@@ -104,7 +104,7 @@ async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
 
     assert_eq!(handled.response.status, 500);
     assert_eq!(handled.response.body, r#"{"Code":"CREDENTIAL_ERROR","Message":"Failed to vend credentials"}"#);
-    assert!(handled.log.reason.as_deref().unwrap().contains("bad session policy"), "{:?}", handled.log.reason);
+    assert!(handled.log.detail.as_deref().unwrap().contains("bad session policy"), "{:?}", handled.log.detail);
 }
 
 #[tokio::test]

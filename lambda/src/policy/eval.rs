@@ -52,11 +52,13 @@ impl Policy {
         }
     }
 
-    /// The profiles some moment could allow this principal, in policy order: those an allow rule
-    /// names, unless a deny rule above it always (regardless of time) takes them away.
-    pub fn discoverable_profiles(&self, principal: &Principal) -> Vec<&str> {
+    /// The profiles some moment could allow this principal, in policy order, each with the first
+    /// allow rule naming it: those an allow rule names, unless a deny rule above it always
+    /// (regardless of time) takes them away. Allow rules without a `profiles` condition allow
+    /// profiles they do not name, so they list nothing.
+    pub fn discoverable_profiles(&self, principal: &Principal) -> Vec<(&str, &Rule)> {
         let mut always_denied: Vec<&str> = Vec::new();
-        let mut found: Vec<&str> = Vec::new();
+        let mut found: Vec<(&str, &Rule)> = Vec::new();
         for rule in self.rules.iter().filter(|rule| rule.conditions.principal_matches(principal)) {
             let profiles = rule.conditions.profiles.as_deref();
             match (rule.effect, profiles) {
@@ -66,8 +68,8 @@ impl Policy {
                 (Effect::Allow, None) => {}
                 (Effect::Allow, Some(profiles)) => {
                     for profile in profiles {
-                        if !always_denied.contains(&profile.as_str()) && !found.contains(&profile.as_str()) {
-                            found.push(profile);
+                        if !always_denied.contains(&profile.as_str()) && !found.iter().any(|(p, _)| p == profile) {
+                            found.push((profile, rule));
                         }
                     }
                 }
@@ -222,8 +224,11 @@ rules:
         let dev = principal("bob", "arn:aws:iam::111122223333:user/bob", "111122223333");
         let contractor = principal("contractor", "arn:aws:iam::111122223333:user/contractor", "111122223333");
         let outsider = principal("eve", "arn:aws:iam::999999999999:user/eve", "999999999999");
-        assert_eq!(policy.discoverable_profiles(&ops), ["prod", "dev", "sandbox"], "time is ignored");
-        assert_eq!(policy.discoverable_profiles(&dev), ["dev", "sandbox"]);
+        let names = |principal: &Principal| {
+            policy.discoverable_profiles(principal).into_iter().map(|(name, _)| name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&ops), ["prod", "dev", "sandbox"], "time is ignored");
+        assert_eq!(names(&dev), ["dev", "sandbox"]);
         assert!(
             policy.discoverable_profiles(&contractor).is_empty(),
             "an unconditional deny of everything ends the list"
@@ -246,6 +251,7 @@ rules:
         )
         .unwrap();
         let anyone = principal("bob", "arn:aws:iam::111122223333:user/bob", "111122223333");
-        assert_eq!(policy.discoverable_profiles(&anyone), ["dev", "qa"]);
+        let names: Vec<&str> = policy.discoverable_profiles(&anyone).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["dev", "qa"]);
     }
 }

@@ -21,6 +21,9 @@ pub struct PolicyError {
 pub struct Problem {
     /// 1-based line in the policy text.
     pub line: Option<u32>,
+    /// Where: `effect`, `conditions.time.days`, … (`None` for YAML syntax).
+    pub field: Option<String>,
+    /// What, quoting the offending value: for the author, never for the Lambda's log.
     pub message: String,
 }
 
@@ -41,6 +44,22 @@ impl std::fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
+impl PolicyError {
+    /// Where the problems are, without any of the policy's text: `line 4 (effect); line 7
+    /// (YAML syntax)`. What the Lambda logs (the contract forbids logging the policy text).
+    pub fn log_summary(&self) -> String {
+        let places: Vec<String> = self
+            .problems
+            .iter()
+            .map(|problem| {
+                let line = problem.line.map_or_else(|| "unknown line".to_string(), |line| format!("line {line}"));
+                format!("{line} ({})", problem.field.as_deref().unwrap_or("YAML syntax"))
+            })
+            .collect();
+        places.join("; ")
+    }
+}
+
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
@@ -57,6 +76,8 @@ struct RawRule {
     reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_server_duration: Option<Spanned<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_account: Option<Spanned<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     conditions: Option<RawConditions>,
 }
@@ -105,7 +126,11 @@ fn read_raw(text: &str) -> Result<RawPolicy, PolicyError> {
     // No snippets: the Lambda logs these messages, and the log must never carry the policy text.
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::from_str_with_options(text, options).map_err(|error| PolicyError {
-        problems: vec![Problem { line: error.location().map(|l| l.line() as u32), message: yaml_message(&error) }],
+        problems: vec![Problem {
+            line: error.location().map(|l| l.line() as u32),
+            field: None,
+            message: yaml_message(&error),
+        }],
     })
 }
 
@@ -119,12 +144,13 @@ pub fn prepend_rules(policy: &str, rules: &str) -> Result<String, PolicyError> {
         serde_saphyr::from_str_with_options(rules, options).map_err(|error| PolicyError {
             problems: vec![Problem {
                 line: error.location().map(|l| l.line() as u32),
+                field: None,
                 message: format!("in the added rules: {}", yaml_message(&error)),
             }],
         })?;
     raw.rules.splice(0..0, extra);
     let text = serde_saphyr::to_string(&raw).map_err(|error| PolicyError {
-        problems: vec![Problem { line: None, message: format!("cannot write the policy: {error}") }],
+        problems: vec![Problem { line: None, field: None, message: format!("cannot write the policy: {error}") }],
     })?;
     parse(&text)?;
     Ok(text)
@@ -135,22 +161,26 @@ fn validate(raw: RawPolicy) -> Result<Policy, PolicyError> {
     if raw.version.value != "1" {
         problems.push(Problem {
             line: Some(raw.version.referenced.line() as u32),
+            field: Some("version".into()),
             message: format!("version: `{}` is not supported; write `version: \"1\"`", raw.version.value),
         });
     }
     let mut rules: Vec<Rule> = Vec::new();
+    // Names are compared before each rule is checked, so a duplicate is reported even when
+    // the first rule of that name has problems of its own.
+    let mut seen: Vec<(String, u32)> = Vec::new();
     for (index, rule) in raw.rules.into_iter().enumerate() {
         let line = rule.referenced.line() as u32;
-        let mut check = RuleCheck { label: rule_label(&rule.value.name.value, index), problems: &mut problems };
-        let Some(validated) = check.rule(rule.value, line) else { continue };
-        if let Some(first) = rules.iter().find(|r| r.name == validated.name) {
-            check.problem(
-                line,
-                "name",
-                format!("is also the name of the rule at line {}; names must be unique", first.line),
-            );
+        let name = rule.value.name.value.trim().to_string();
+        let mut check = RuleCheck { label: rule_label(&name, index), problems: &mut problems };
+        if let Some((_, first)) = seen.iter().find(|(seen, _)| !name.is_empty() && *seen == name) {
+            let message = format!("is also the name of the rule at line {first}; names must be unique");
+            check.problem(line, "name", message);
         }
-        rules.push(validated);
+        seen.push((name, line));
+        if let Some(validated) = check.rule(rule.value, line) {
+            rules.push(validated);
+        }
     }
     if problems.is_empty() { Ok(Policy { rules }) } else { Err(PolicyError { problems }) }
 }
@@ -182,8 +212,11 @@ struct RuleCheck<'a> {
 
 impl RuleCheck<'_> {
     fn problem(&mut self, line: u32, field: &str, message: impl Into<String>) {
-        self.problems
-            .push(Problem { line: Some(line), message: format!("{}: {field}: {}", self.label, message.into()) });
+        self.problems.push(Problem {
+            line: Some(line),
+            field: Some(field.to_string()),
+            message: format!("{}: {field}: {}", self.label, message.into()),
+        });
     }
 
     fn rule(&mut self, raw: RawRule, line: u32) -> Option<Rule> {
@@ -205,6 +238,18 @@ impl RuleCheck<'_> {
             }
         };
         let max_server_duration = raw.max_server_duration.and_then(|d| self.max_duration(d));
+        let role_account = raw.role_account.and_then(|account| {
+            if is_account_id(&account.value) {
+                Some(account.value)
+            } else {
+                self.problem(
+                    account.referenced.line() as u32,
+                    "role_account",
+                    format!("`{}` is not a 12-digit account ID (quote it)", account.value),
+                );
+                None
+            }
+        });
         let conditions = match raw.conditions {
             Some(conditions) => self.conditions(conditions, line),
             None => {
@@ -220,7 +265,7 @@ impl RuleCheck<'_> {
             return None;
         }
         let reason = raw.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).unwrap_or_else(|| name.clone());
-        Some(Rule { name, effect: effect?, reason, max_server_duration, conditions: conditions?, line })
+        Some(Rule { name, effect: effect?, reason, max_server_duration, role_account, conditions: conditions?, line })
     }
 
     fn max_duration(&mut self, raw: Spanned<String>) -> Option<u32> {
@@ -427,6 +472,8 @@ mod tests {
             (rule("    max_server_duration: 10m\n    conditions: {profiles: [p]}\n"), "line 5: rule `r`: max_server_duration: `10m` is outside 15m..1h"),
             (rule("    max_server_duration: soon\n    conditions: {profiles: [p]}\n"), "line 5: rule `r`: max_server_duration: has an unknown unit"),
             ("version: \"2\"\nrules: []\n".into(), "line 1: version: `2` is not supported"),
+            (rule("    role_account: \"1234\"\n    conditions: {profiles: [p]}\n"), "line 5: rule `r`: role_account: `1234` is not a 12-digit account ID"),
+            ("version: \"1\"\nrules:\n  - {name: a, effect: nope, conditions: {profiles: [p]}}\n  - {name: a, effect: allow, conditions: {profiles: [p]}}\n".into(), "line 4: rule `a`: name: is also the name of the rule at line 3"),
             ("rules: []\n".into(), "line 1: missing field `version`"),
             ("version: \"1\"\nrules:\n  - name: a\n    effect: allow\n    conditions: {profiles: [p]}\n  - name: a\n    effect: deny\n    conditions: {profiles: [p]}\n".into(), "line 6: rule `a`: name: is also the name of the rule at line 3"),
             ("version: \"1\"\nrules:\n  - name: \"\"\n    effect: allow\n    conditions: {profiles: [p]}\n".into(), "line 3: rule #1: name: is required"),
@@ -445,6 +492,15 @@ mod tests {
             "version: \"1\"\nrules:\n  - name: a\n    effect: maybe\n    conditions: {}\n  - name: b\n    effect: allow\n    conditions: {accounts: [\"x\"]}\n",
         );
         assert_eq!(found.len(), 3, "{found:#?}");
+    }
+
+    #[test]
+    fn the_log_summary_names_places_and_never_values() {
+        let error = parse("version: \"1\"\nrules:\n  - name: secret-name\n    effect: maybe\n    conditions:\n      principals: [TOPSECRET]\n").unwrap_err();
+        let summary = error.log_summary();
+        assert_eq!(summary, "line 4 (effect); line 6 (conditions.principals)");
+        let yaml = parse("version: \"1\"\nrules: [\n").unwrap_err().log_summary();
+        assert!(yaml.ends_with("(YAML syntax)"), "{yaml}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Rule {
     pub reason: String,
     /// In seconds, within 900..=3600.
     pub max_server_duration: Option<u32>,
+    /// The account whose protected role this rule vends; `None` is the TVM's own account.
+    pub role_account: Option<String>,
     pub conditions: Conditions,
     /// Where the rule starts in the YAML text.
     pub line: u32,
