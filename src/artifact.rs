@@ -1,6 +1,6 @@
 //! The Lambda's code: built with cargo-lambda for the chosen architecture (or taken from
-//! `--lambda-zip`), checked to hold a `bootstrap` for that architecture, and named by its
-//! SHA-256 so CloudFormation sees a code change exactly when the code changed.
+//! `--lambda-zip`), checked to hold a `bootstrap` for that architecture, and named by the
+//! SHA-256 of what it holds, so CloudFormation sees a code change exactly when the code changed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 
 use crate::config::Architecture;
 use crate::error::Fixable;
-use crate::stacks::sha256_hex;
 
 /// Where the Lambda's source was when this binary was built.
 const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
@@ -17,6 +16,7 @@ const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
     pub bytes: Vec<u8>,
+    /// Of the files inside, not of the zip (see `content_sha256`).
     pub sha256: String,
     pub path: PathBuf,
 }
@@ -31,13 +31,15 @@ impl Artifact {
 /// Reads a zip and checks it holds a `bootstrap` built for `architecture`.
 pub fn load(path: &Path, architecture: Architecture) -> Result<Artifact> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read the Lambda zip `{}`", path.display()))?;
-    let header = bootstrap_head(&bytes).map_err(|problem| {
+    let not_a_lambda_zip = |problem: String| {
         Fixable::new(
             format!("`{}` is not a Lambda zip with a `bootstrap`: {problem}", path.display()),
             "build one with `cargo lambda build --release -p sentinel-tvm-lambda --output-format zip`, or leave out --lambda-zip",
         )
-    })?;
-    let machine = elf_machine(&header).map_err(|problem| {
+    };
+    let entries = entries(&bytes).map_err(not_a_lambda_zip)?;
+    let bootstrap = bootstrap(&entries).map_err(not_a_lambda_zip)?;
+    let machine = elf_machine(bootstrap).map_err(|problem| {
         Fixable::new(format!("`bootstrap` in `{}` {problem}", path.display()), "build it with cargo-lambda")
     })?;
     if machine != architecture {
@@ -51,7 +53,7 @@ pub fn load(path: &Path, architecture: Architecture) -> Result<Artifact> {
             format!("pass `--architecture {}`, or build the zip for {}", machine.as_str(), architecture.as_str())
         ));
     }
-    Ok(Artifact { sha256: sha256_hex(&bytes), bytes, path: path.to_path_buf() })
+    Ok(Artifact { sha256: content_sha256(&entries), bytes, path: path.to_path_buf() })
 }
 
 /// The cargo-lambda command that builds the TVM for `architecture` into `lambda_dir`.
@@ -130,16 +132,26 @@ fn le32(bytes: &[u8], at: usize) -> Option<usize> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
 }
 
-/// The first 64 bytes of the zip entry named `bootstrap`, found through the central directory.
-fn bootstrap_head(zip: &[u8]) -> Result<Vec<u8>, String> {
+/// Lambda's limit for unzipped code; no entry may inflate beyond it.
+const MAX_UNZIPPED_BYTES: usize = 250 * 1024 * 1024;
+
+/// One file of a zip, uncompressed.
+struct Entry {
+    name: Vec<u8>,
+    content: Vec<u8>,
+}
+
+/// Every file of a zip, uncompressed, in its central directory's order.
+fn entries(zip: &[u8]) -> Result<Vec<Entry>, String> {
     const END: &[u8] = b"PK\x05\x06";
     let end = (0..zip.len().saturating_sub(21))
         .rev()
         .find(|&at| zip[at..].starts_with(END))
         .ok_or("no zip directory found")?;
-    let entries = le16(zip, end + 10).ok_or("truncated zip directory")?;
+    let count = le16(zip, end + 10).ok_or("truncated zip directory")?;
     let mut at = le32(zip, end + 16).ok_or("truncated zip directory")?;
-    for _ in 0..entries {
+    let mut found = Vec::with_capacity(count);
+    for _ in 0..count {
         if !zip.get(at..).is_some_and(|rest| rest.starts_with(b"PK\x01\x02")) {
             return Err("damaged zip directory".into());
         }
@@ -147,38 +159,51 @@ fn bootstrap_head(zip: &[u8]) -> Result<Vec<u8>, String> {
         let (method, name_len, extra_len, comment_len) = (field(10)?, field(28)?, field(30)?, field(32)?);
         let compressed = le32(zip, at + 20).ok_or("truncated zip entry")?;
         let local = le32(zip, at + 42).ok_or("truncated zip entry")?;
-        let name = zip.get(at + 46..at + 46 + name_len).ok_or("truncated zip entry")?;
-        if name == b"bootstrap" {
-            let local_name = le16(zip, local + 26).ok_or("truncated entry")?;
-            let local_extra = le16(zip, local + 28).ok_or("truncated entry")?;
-            let start = local + 30 + local_name + local_extra;
-            let data = zip.get(start..start + compressed).ok_or("truncated entry data")?;
-            return match method {
-                0 => Ok(data[..data.len().min(64)].to_vec()),
-                8 => inflate_head(data),
-                other => Err(format!("`bootstrap` uses compression method {other}; only stored and deflate are read")),
-            };
-        }
+        let name = zip.get(at + 46..at + 46 + name_len).ok_or("truncated zip entry")?.to_vec();
+        let local_name = le16(zip, local + 26).ok_or("truncated entry")?;
+        let local_extra = le16(zip, local + 28).ok_or("truncated entry")?;
+        let start = local + 30 + local_name + local_extra;
+        let data = zip.get(start..start + compressed).ok_or("truncated entry data")?;
+        let content = match method {
+            0 => data.to_vec(),
+            8 => miniz_oxide::inflate::decompress_to_vec_with_limit(data, MAX_UNZIPPED_BYTES).map_err(|error| {
+                format!("`{}` does not decompress ({:?})", String::from_utf8_lossy(&name), error.status)
+            })?,
+            other => {
+                return Err(format!(
+                    "`{}` uses compression method {other}; only stored and deflate are read",
+                    String::from_utf8_lossy(&name)
+                ));
+            }
+        };
+        found.push(Entry { name, content });
         at += 46 + name_len + extra_len + comment_len;
     }
-    Err("it has no file named `bootstrap` at its top level".into())
+    Ok(found)
 }
 
-/// The first 64 bytes of a raw deflate stream.
-fn inflate_head(data: &[u8]) -> Result<Vec<u8>, String> {
-    use miniz_oxide::inflate::TINFLStatus;
-    use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
-    let mut out = vec![0u8; 64];
-    let mut state = DecompressorOxide::new();
-    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let (status, _, written) = decompress(&mut state, data, &mut out, 0, flags);
-    match status {
-        TINFLStatus::Done | TINFLStatus::HasMoreOutput => {
-            out.truncate(written);
-            Ok(out)
-        }
-        other => Err(format!("its `bootstrap` does not decompress ({other:?})")),
+/// The `bootstrap` a zip holds.
+fn bootstrap(entries: &[Entry]) -> Result<&[u8], String> {
+    entries
+        .iter()
+        .find(|entry| entry.name == b"bootstrap")
+        .map(|entry| entry.content.as_slice())
+        .ok_or_else(|| "it has no file named `bootstrap` at its top level".into())
+}
+
+/// SHA-256 over every file's name and content, not the zip's bytes: zips record modification
+/// times, so the same code built twice (a fresh clone, a CI runner) would otherwise get a new
+/// key, and every upgrade would replace the Lambda for nothing.
+fn content_sha256(entries: &[Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for entry in entries {
+        hasher.update((entry.name.len() as u64).to_le_bytes());
+        hasher.update(&entry.name);
+        hasher.update((entry.content.len() as u64).to_le_bytes());
+        hasher.update(&entry.content);
     }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -230,26 +255,45 @@ mod tests {
         header
     }
 
+    fn bootstrap_of(zip: &[u8]) -> Result<Vec<u8>, String> {
+        bootstrap(&entries(zip)?).map(<[u8]>::to_vec)
+    }
+
     #[test]
     fn the_elf_machine_is_read_from_stored_and_deflated_zips() {
         for deflate in [false, true] {
             for (machine, architecture) in [(62, Architecture::X86_64), (183, Architecture::Arm64)] {
-                let head = bootstrap_head(&zip_with("bootstrap", &elf(machine), deflate)).unwrap();
-                assert_eq!(elf_machine(&head), Ok(architecture), "deflate {deflate}");
+                let bootstrap = bootstrap_of(&zip_with("bootstrap", &elf(machine), deflate)).unwrap();
+                assert_eq!(bootstrap, elf(machine), "deflate {deflate}");
+                assert_eq!(elf_machine(&bootstrap), Ok(architecture), "deflate {deflate}");
             }
         }
     }
 
     #[test]
     fn wrong_zips_are_refused_with_the_reason() {
-        assert!(bootstrap_head(b"not a zip").unwrap_err().contains("no zip directory"));
-        assert!(
-            bootstrap_head(&zip_with("handler", &elf(62), true)).unwrap_err().contains("no file named `bootstrap`")
-        );
-        let head = bootstrap_head(&zip_with("bootstrap", b"#!/bin/sh\necho hi\n", false)).unwrap();
-        assert_eq!(elf_machine(&head), Err("is not an ELF executable".into()));
-        let head = bootstrap_head(&zip_with("bootstrap", &elf(40), true)).unwrap();
-        assert!(elf_machine(&head).unwrap_err().contains("ELF machine 40"));
+        assert!(bootstrap_of(b"not a zip").unwrap_err().contains("no zip directory"));
+        assert!(bootstrap_of(&zip_with("handler", &elf(62), true)).unwrap_err().contains("no file named `bootstrap`"));
+        let bootstrap = bootstrap_of(&zip_with("bootstrap", b"#!/bin/sh\necho hi\n", false)).unwrap();
+        assert_eq!(elf_machine(&bootstrap), Err("is not an ELF executable".into()));
+        let bootstrap = bootstrap_of(&zip_with("bootstrap", &elf(40), true)).unwrap();
+        assert!(elf_machine(&bootstrap).unwrap_err().contains("ELF machine 40"));
+        let mut damaged = zip_with("bootstrap", &elf(62), true);
+        damaged[40..60].fill(0xff);
+        assert!(bootstrap_of(&damaged).unwrap_err().contains("does not decompress"), "{:?}", bootstrap_of(&damaged));
+    }
+
+    #[test]
+    fn the_key_follows_the_content_not_the_zip() {
+        let key = |zip: &[u8]| content_sha256(&entries(zip).unwrap());
+        let stored = zip_with("bootstrap", &elf(62), false);
+        let deflated = zip_with("bootstrap", &elf(62), true);
+        assert_ne!(stored, deflated);
+        assert_eq!(key(&stored), key(&deflated), "the same files, packed differently");
+        let mut other_code = elf(62);
+        other_code[100] ^= 1;
+        assert_ne!(key(&stored), key(&zip_with("bootstrap", &other_code, false)));
+        assert_ne!(key(&stored), key(&zip_with("bootstrapx", &elf(62), false)));
     }
 
     #[test]

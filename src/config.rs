@@ -87,8 +87,9 @@ pub struct EnvironmentConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_prefix: Option<String>,
 
-    /// Another account whose principals may call the TVM and whose protected roles it may
-    /// assume (repeatable; default: only this account).
+    /// Another account whose protected roles (`<role-prefix><env>-*`) the TVM may assume
+    /// (repeatable; default: only this account). Callers stay this account's: HTTP APIs admit
+    /// IAM callers only from their own account, so others call through a role here.
     #[arg(long = "allowed-account", value_name = "ACCOUNT_ID")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_accounts: Option<Vec<String>>,
@@ -122,6 +123,19 @@ pub struct EnvironmentConfig {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttling_rate_limit: Option<u32>,
+
+    /// Protected roles trust the TVM only when it stamps a `sentinel.*` SourceIdentity
+    /// [default: true]. Turn off only for an emulator that does not evaluate
+    /// `sts:SourceIdentity` (MiniStack).
+    #[arg(long, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_source_identity: Option<bool>,
+
+    /// Principals (ARN patterns) the smoke-test rule admits to the smoke profile; every install
+    /// and upgrade adds the deploying principal, so the list only grows (repeatable).
+    #[arg(long = "smoke-principal", value_name = "ARN_PATTERN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smoke_principals: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]
@@ -156,13 +170,13 @@ pub fn load(path: &Path) -> Result<Option<ConfigFile>> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error).with_context(|| format!("cannot read `{}`", path.display())),
     };
-    parse(&text).map(Some).map_err(|problem| {
+    let file = parse(&text).map_err(|problem| {
         Fixable::new(
             format!("`{}` is not a valid sentinel-tvm configuration: {problem}", path.display()),
             "fix that line, or move the file away and run `sentinel-tvm install` to write a new one",
         )
-        .into()
-    })
+    })?;
+    Ok(Some(with_paths_from(file, config_dir(path))))
 }
 
 /// Parses the file's text; the error names the line.
@@ -174,10 +188,48 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
     })
 }
 
-/// Writes the file (header, then YAML), replacing it whole.
+/// Writes the file (header, then YAML), replacing it whole: written beside it and renamed over
+/// it, so an interrupted save never leaves half a file.
 pub fn save(path: &Path, config: &ConfigFile) -> Result<()> {
-    let yaml = serde_saphyr::to_string(config).context("cannot render the configuration as YAML")?;
-    std::fs::write(path, format!("{HEADER}{yaml}")).with_context(|| format!("cannot write `{}`", path.display()))
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let config = with_paths_for(config.clone(), config_dir(path), &cwd);
+    let yaml = serde_saphyr::to_string(&config).context("cannot render the configuration as YAML")?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, format!("{HEADER}{yaml}"))
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// The folder a config file's relative paths are relative to (empty: the current one).
+fn config_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+/// As read: a relative `policy_file` is relative to the config file's folder, so the file means
+/// the same whichever folder a command runs in. Paths here are relative to the current folder.
+fn with_paths_from(mut file: ConfigFile, dir: &Path) -> ConfigFile {
+    for section in file.environments.values_mut() {
+        if let Some(policy) = section.policy_file.as_mut().filter(|p| p.is_relative()) {
+            *policy = dir.join(&*policy);
+        }
+    }
+    file
+}
+
+/// As written: the inverse of `with_paths_from`. A path (from a flag, relative to `cwd`) that
+/// is not inside the config file's folder is written absolute.
+fn with_paths_for(mut file: ConfigFile, dir: &Path, cwd: &Path) -> ConfigFile {
+    for section in file.environments.values_mut() {
+        if let Some(policy) = section.policy_file.as_mut().filter(|p| p.is_relative()) {
+            *policy = match policy.strip_prefix(dir) {
+                Ok(inside) => inside.to_path_buf(),
+                Err(_) => cwd.join(&*policy),
+            };
+        }
+    }
+    file
 }
 
 #[cfg(test)]
@@ -208,7 +260,39 @@ mod tests {
         assert!(text.contains("architecture: x86_64"), "{text}");
         assert!(!text.contains("null"), "unset values are left out: {text}");
         assert_eq!(load(&file).unwrap(), Some(config));
+        assert!(!dir.join("sentinel-tvm.yaml.tmp").exists(), "the temporary file is renamed into place");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn policy_paths_are_relative_to_the_config_file() {
+        let file = |policy: &str| ConfigFile {
+            environments: BTreeMap::from([(
+                "main".into(),
+                EnvironmentConfig { policy_file: Some(policy.into()), ..Default::default() },
+            )]),
+        };
+        let policy = |file: ConfigFile| file.environments["main"].policy_file.clone().unwrap();
+        let cwd = Path::new("/work/repo");
+        for (dir, in_file, as_used) in [
+            ("", "policy.yaml", "policy.yaml"),
+            ("infra", "policy.yaml", "infra/policy.yaml"),
+            ("infra", "../shared/policy.yaml", "infra/../shared/policy.yaml"),
+            ("infra", "/etc/tvm/policy.yaml", "/etc/tvm/policy.yaml"),
+        ] {
+            let dir = Path::new(dir);
+            assert_eq!(policy(with_paths_from(file(in_file), dir)), Path::new(as_used), "{in_file} read from {dir:?}");
+            assert_eq!(
+                policy(with_paths_for(file(as_used), dir, cwd)),
+                Path::new(in_file),
+                "{as_used} saved to {dir:?}"
+            );
+        }
+        // A flag's path outside the config file's folder is saved absolute.
+        assert_eq!(
+            policy(with_paths_for(file("other/policy.yaml"), Path::new("infra"), cwd)),
+            Path::new("/work/repo/other/policy.yaml")
+        );
     }
 
     #[test]

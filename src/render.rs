@@ -138,7 +138,9 @@ pub fn status_table(rows: &[StatusRow], binary_version: &str) -> String {
         text.push('\n');
     }
     if rows.iter().any(|r| r.version.as_deref().is_some_and(|v| v != binary_version)) {
-        text.push_str(&format!("* deployed by another version than this binary's ({binary_version}); `sentinel-tvm upgrade` brings it level\n"));
+        // The planner compares templates and parameters, not versions: an upgrade leaves a
+        // stack it does not need to change with its old version tag.
+        text.push_str(&format!("* last changed by another version than this binary's ({binary_version}); `sentinel-tvm diff` shows whether this one would change it\n"));
     }
     text
 }

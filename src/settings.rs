@@ -40,6 +40,9 @@ pub struct Deploy {
     pub default_duration_seconds: u32,
     pub throttling_burst_limit: u32,
     pub throttling_rate_limit: u32,
+    pub require_source_identity: bool,
+    /// As saved; the deploying principal is added when deploying (`Session::smoke_principals`).
+    pub smoke_principals: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +114,7 @@ impl Sources<'_> {
     /// Resolves everything, applying defaults for what neither flags nor file give.
     pub fn resolve(&self) -> Result<(Settings, Vec<Override>), Fixable> {
         let env = self.env_name()?;
-        let (merged, overrides) = self.merged(&env);
+        let (merged, mut overrides) = self.merged(&env);
         let env_var = |names: &[&str]| names.iter().find_map(|name| (self.environment)(name).filter(|v| !v.is_empty()));
         let endpoint_url = self.selection.endpoint_url.clone().filter(|url| !url.trim().is_empty());
         if let Some(url) = endpoint_url.as_deref().filter(|url| !is_http_url(url)) {
@@ -120,24 +123,54 @@ impl Sources<'_> {
                 "give a URL like `http://127.0.0.1:4566`, or unset AWS_ENDPOINT_URL to talk to AWS itself",
             ));
         }
-        let connection = Connection {
-            profile: self
-                .selection
-                .profile
-                .clone()
-                .or_else(|| env_var(&["AWS_PROFILE"]))
-                .or_else(|| merged.profile.clone()),
-            region: self
-                .selection
-                .region
-                .clone()
-                .or_else(|| env_var(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
-                .or_else(|| merged.region.clone()),
-            endpoint_url,
-        };
+        let (profile, profile_override) = connection_value(
+            self.selection.profile.as_deref(),
+            ("--profile", "AWS_PROFILE", env_var(&["AWS_PROFILE"])),
+            merged.profile.as_deref(),
+            "profile",
+        );
+        let (region, region_override) = connection_value(
+            self.selection.region.as_deref(),
+            ("--region", "AWS_REGION", env_var(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
+            merged.region.as_deref(),
+            "region",
+        );
+        overrides.extend(profile_override.into_iter().chain(region_override));
+        let connection = Connection { profile, region, endpoint_url };
         let deploy = deploy_settings(&env, &merged)?;
         Ok((Settings { env, connection, deploy }, overrides))
     }
+}
+
+/// A connection value: the flag, else the environment variable, else the file; and the notice
+/// due when the winner differs from what the file saved.
+fn connection_value(
+    flag: Option<&str>,
+    (flag_name, variable_name, variable): (&'static str, &'static str, Option<String>),
+    file: Option<&str>,
+    key: &'static str,
+) -> (Option<String>, Option<Override>) {
+    let (value, source) = match (flag, variable) {
+        (Some(flag), _) => (Some(flag.to_string()), flag_name),
+        (None, Some(variable)) => (Some(variable), variable_name),
+        (None, None) => (file.map(str::to_string), ""),
+    };
+    let overridden = file.is_some() && !source.is_empty() && value.as_deref() != file;
+    (value, overridden.then_some(Override { key, flag: source }))
+}
+
+/// The profile and region to save for an environment: the flags' when given, else what the
+/// file had; a region the SDK found elsewhere (AWS_REGION, the profile) only when the file had
+/// none, so the environment remembers where it lives. AWS_PROFILE and AWS_REGION of one shell
+/// never silently rewrite the file.
+pub fn saved_connection(
+    selection: &Selection,
+    file: &EnvironmentConfig,
+    resolved_region: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let profile = selection.profile.clone().or_else(|| file.profile.clone());
+    let region = selection.region.clone().or_else(|| file.region.clone()).or(resolved_region);
+    (profile, region)
 }
 
 /// `flags` over `file`, field by field.
@@ -174,6 +207,9 @@ fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentC
         ),
         throttling_burst_limit: pick!(throttling_burst_limit, "throttling_burst_limit", "--throttling-burst-limit"),
         throttling_rate_limit: pick!(throttling_rate_limit, "throttling_rate_limit", "--throttling-rate-limit"),
+        require_source_identity: pick!(require_source_identity, "require_source_identity", "--require-source-identity"),
+        // A list that only grows: the file's entries and the flags' together.
+        smoke_principals: union(&file.smoke_principals, &flags.smoke_principals),
     };
     (merged, overrides)
 }
@@ -181,13 +217,12 @@ fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentC
 /// Validates `merged` and fills in defaults.
 fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixable> {
     let role_prefix = merged.role_prefix.clone().unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
-    if role_prefix.is_empty() || !role_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b)) {
-        return Err(invalid(
-            "--role-prefix",
-            "role_prefix",
-            &role_prefix,
-            "role names allow A-Z a-z 0-9 + = , . @ _ -",
-        ));
+    // The TVM resolves profiles to roles by this prefix and accepts only this set in role names
+    // (the contract's profile charset); 40 leaves room for the environment and a profile.
+    let valid_prefix = (1..=40).contains(&role_prefix.len())
+        && role_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid_prefix {
+        return Err(invalid("--role-prefix", "role_prefix", &role_prefix, "a role prefix is 1-40 of A-Z a-z 0-9 _ -"));
     }
     if let Some(account) = merged.expected_account.as_deref().filter(|a| !is_account_id(a)) {
         return Err(invalid("--expected-account", "expected_account", account, "an account ID is 12 digits"));
@@ -195,8 +230,9 @@ fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixa
     let mut protected = vec![ProtectedProfile { name: SMOKE_PROFILE.into(), managed_policy_arns: Vec::new() }];
     for entry in merged.protect.iter().flatten() {
         let profile = parse_protect(entry)?;
-        if protected.iter().any(|p| p.name == profile.name) {
-            let why = if profile.name == SMOKE_PROFILE {
+        // IAM role names are unique regardless of case: `prod` and `Prod` would be one role.
+        if protected.iter().any(|p| p.name.eq_ignore_ascii_case(&profile.name)) {
+            let why = if profile.name.eq_ignore_ascii_case(SMOKE_PROFILE) {
                 "`smoke` is reserved for the smoke test"
             } else {
                 "each profile once"
@@ -253,6 +289,19 @@ fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixa
     }
     let throttling_burst_limit = merged.throttling_burst_limit.unwrap_or(50);
     let throttling_rate_limit = merged.throttling_rate_limit.unwrap_or(20);
+    if let Some(pattern) = merged
+        .smoke_principals
+        .iter()
+        .flatten()
+        .find(|p| !(p.starts_with("arn:") && p.bytes().all(|b| b.is_ascii_graphic())))
+    {
+        return Err(invalid(
+            "--smoke-principal",
+            "smoke_principals",
+            pattern,
+            "an ARN pattern like `arn:aws:iam::111122223333:user/ci`",
+        ));
+    }
     if throttling_burst_limit == 0 || throttling_rate_limit == 0 {
         return Err(invalid(
             "--throttling-burst-limit/--throttling-rate-limit",
@@ -280,20 +329,36 @@ fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixa
         default_duration_seconds,
         throttling_burst_limit,
         throttling_rate_limit,
+        require_source_identity: merged.require_source_identity.unwrap_or(true),
+        smoke_principals: merged.smoke_principals.clone().unwrap_or_default(),
     })
+}
+
+/// Both lists, each entry once, in their order; `None` when both are.
+fn union(first: &Option<Vec<String>>, second: &Option<Vec<String>>) -> Option<Vec<String>> {
+    if first.is_none() && second.is_none() {
+        return None;
+    }
+    let mut all: Vec<String> = Vec::new();
+    for item in first.iter().flatten().chain(second.iter().flatten()) {
+        if !all.contains(item) {
+            all.push(item.clone());
+        }
+    }
+    Some(all)
 }
 
 /// `NAME` or `NAME=POLICY_ARN[,POLICY_ARN…]`.
 fn parse_protect(entry: &str) -> Result<ProtectedProfile, Fixable> {
     let (name, policies) = entry.split_once('=').unwrap_or((entry, ""));
-    let valid_name =
-        (1..=24).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    // The name is part of a stack name, and CloudFormation allows only letters, digits and `-`.
+    let valid_name = (1..=24).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !valid_name {
         return Err(invalid(
             "--protect",
             "protect",
             entry,
-            "a profile name is 1-24 of A-Z a-z 0-9 _ -, optionally =POLICY_ARN[,POLICY_ARN…]",
+            "a profile name is 1-24 of A-Z a-z 0-9 -, optionally =POLICY_ARN[,POLICY_ARN…]",
         ));
     }
     let managed_policy_arns: Vec<String> = policies.split(',').filter(|p| !p.is_empty()).map(str::to_string).collect();
@@ -308,19 +373,19 @@ fn parse_protect(entry: &str) -> Result<ProtectedProfile, Fixable> {
     Ok(ProtectedProfile { name: name.into(), managed_policy_arns })
 }
 
-/// 1-16 of a-z 0-9 -, starting with a letter, not ending with `-`: it goes into bucket, role,
-/// function and stack names.
+/// 1-16 of a-z 0-9, starting with a letter. It goes into bucket, role, function and stack names,
+/// each followed by `-`: without a hyphen of its own, no environment's names (or IAM patterns
+/// like `role/<prefix><env>-*`) can reach into another's (`main-*` would cover `main-eu-*`).
 pub fn validate_env_name(env: &str) -> Result<(), Fixable> {
     let valid = (1..=16).contains(&env.len())
         && env.starts_with(|c: char| c.is_ascii_lowercase())
-        && !env.ends_with('-')
-        && env.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && env.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if valid {
         Ok(())
     } else {
         Err(Fixable::new(
             format!("`{env}` is not a valid environment name"),
-            "use 1-16 lowercase letters, digits and hyphens, starting with a letter (it becomes part of bucket, role and stack names)",
+            "use 1-16 lowercase letters and digits, starting with a letter (it becomes part of bucket, role and stack names)",
         ))
     }
 }
@@ -454,6 +519,71 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_or_variable_overriding_the_saved_connection_is_reported() {
+        let saved = file(
+            "main",
+            EnvironmentConfig { region: Some("eu-west-2".into()), profile: Some("ops".into()), ..Default::default() },
+        );
+        let region_flag = Selection { region: Some("us-east-1".into()), ..env("main") };
+        for (selection, vars, region, profile, expected) in [
+            (env("main"), vec![], "eu-west-2", "ops", vec![]),
+            (env("main"), vec![("AWS_REGION", "eu-west-2")], "eu-west-2", "ops", vec![]),
+            (
+                env("main"),
+                vec![("AWS_REGION", "us-west-2"), ("AWS_PROFILE", "dev")],
+                "us-west-2",
+                "dev",
+                vec![Override { key: "profile", flag: "AWS_PROFILE" }, Override { key: "region", flag: "AWS_REGION" }],
+            ),
+            (
+                region_flag,
+                vec![("AWS_REGION", "us-west-2")],
+                "us-east-1",
+                "ops",
+                vec![Override { key: "region", flag: "--region" }],
+            ),
+        ] {
+            let (settings, overrides) = resolve(selection, EnvironmentConfig::default(), Some(&saved), &vars).unwrap();
+            assert_eq!(settings.connection.region.as_deref(), Some(region), "{vars:?}");
+            assert_eq!(settings.connection.profile.as_deref(), Some(profile), "{vars:?}");
+            assert_eq!(overrides, expected, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn only_flags_and_the_file_decide_the_saved_connection() {
+        let saved = EnvironmentConfig { region: Some("eu-west-2".into()), ..Default::default() };
+        let flags = Selection { profile: Some("ops".into()), region: Some("us-east-1".into()), ..Selection::default() };
+        let sdk = Some("ap-south-1".to_string());
+        for (selection, file, expected) in [
+            (&flags, &saved, (Some("ops"), Some("us-east-1"))),
+            (&Selection::default(), &saved, (None, Some("eu-west-2"))),
+            (&Selection::default(), &EnvironmentConfig::default(), (None, Some("ap-south-1"))),
+        ] {
+            let (profile, region) = saved_connection(selection, file, sdk.clone());
+            assert_eq!((profile.as_deref(), region.as_deref()), expected, "{selection:?} {file:?}");
+        }
+    }
+
+    #[test]
+    fn smoke_principals_only_grow_and_must_be_arns() {
+        let saved = file(
+            "main",
+            EnvironmentConfig { smoke_principals: Some(vec!["arn:aws:iam::1:user/a".into()]), ..Default::default() },
+        );
+        let flags = EnvironmentConfig {
+            smoke_principals: Some(vec!["arn:aws:iam::1:user/b".into(), "arn:aws:iam::1:user/a".into()]),
+            ..Default::default()
+        };
+        let (settings, _) = resolve(env("main"), flags, Some(&saved), &[]).unwrap();
+        assert_eq!(settings.deploy.smoke_principals, ["arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b"]);
+        let bad = EnvironmentConfig { smoke_principals: Some(vec!["alice".into()]), ..Default::default() };
+        let error = resolve(env("main"), bad, None, &[]).unwrap_err();
+        assert!(error.message.contains("--smoke-principal"), "{}", error.message);
+        assert_eq!(union(&None, &None), None);
+    }
+
+    #[test]
     fn protected_profiles_parse_names_and_policies() {
         let flags = EnvironmentConfig {
             protect: Some(vec![
@@ -474,6 +604,17 @@ mod tests {
             (EnvironmentConfig { protect: Some(vec!["db.prod".into()]), ..Default::default() }, "--protect"),
             (EnvironmentConfig { protect: Some(vec!["smoke".into()]), ..Default::default() }, "--protect"),
             (EnvironmentConfig { protect: Some(vec!["a".into(), "a".into()]), ..Default::default() }, "--protect"),
+            (
+                EnvironmentConfig { protect: Some(vec!["prod".into(), "Prod".into()]), ..Default::default() },
+                "--protect",
+            ),
+            (EnvironmentConfig { protect: Some(vec!["Smoke".into()]), ..Default::default() }, "--protect"),
+            (EnvironmentConfig { protect: Some(vec!["db_admin".into()]), ..Default::default() }, "--protect"),
+            (EnvironmentConfig { role_prefix: Some("x".repeat(41)), ..Default::default() }, "--role-prefix"),
+            (
+                EnvironmentConfig { role_prefix: Some("Sentinel.Protected-".into()), ..Default::default() },
+                "--role-prefix",
+            ),
             (
                 EnvironmentConfig { protect: Some(vec!["prod=ReadOnlyAccess".into()]), ..Default::default() },
                 "--protect",
@@ -524,10 +665,10 @@ mod tests {
 
     #[test]
     fn environment_names() {
-        for good in ["main", "a", "dev-2", "abcdefghijklmnop"] {
+        for good in ["main", "a", "dev2", "abcdefghijklmnop"] {
             assert!(validate_env_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "Main", "2dev", "dev-", "dev_2", "abcdefghijklmnopq", "dev.x"] {
+        for bad in ["", "Main", "2dev", "dev-", "dev-2", "main-eu", "dev_2", "abcdefghijklmnopq", "dev.x"] {
             assert!(validate_env_name(bad).is_err(), "{bad}");
         }
     }

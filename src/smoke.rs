@@ -73,10 +73,30 @@ pub fn client_user_name(env: &str) -> String {
     format!("sentinel-tvm-{env}-smoke-client")
 }
 
-/// The principals the smoke rule admits: the deployer (every session of its role), and the
-/// temporary client user.
-pub fn smoke_principals(deployer_pattern: &str, partition: &str, account_id: &str, env: &str) -> Vec<String> {
-    vec![deployer_pattern.to_string(), format!("arn:{partition}:iam::{account_id}:user/{}", client_user_name(env))]
+/// The principals an environment saves for its smoke rule: the saved ones, and the deployer
+/// (every session of its role) if new. A list that only grows: whoever deployed the environment
+/// can still smoke-test it after someone else (a CI role) upgraded it, and the deployed policy
+/// does not flip between deployers.
+pub fn saved_smoke_principals(saved: &[String], deployer_pattern: &str) -> Vec<String> {
+    let mut principals = saved.to_vec();
+    if !principals.iter().any(|p| p == deployer_pattern) {
+        principals.push(deployer_pattern.to_string());
+    }
+    principals
+}
+
+/// The principals the smoke rule admits: the saved ones with the deployer, and the temporary
+/// client user of `smoke-test --as-client`.
+pub fn smoke_principals(
+    saved: &[String],
+    deployer_pattern: &str,
+    partition: &str,
+    account_id: &str,
+    env: &str,
+) -> Vec<String> {
+    let mut principals = saved_smoke_principals(saved, deployer_pattern);
+    principals.push(format!("arn:{partition}:iam::{account_id}:user/{}", client_user_name(env)));
+    principals
 }
 
 #[cfg(test)]
@@ -102,6 +122,20 @@ mod tests {
             "arn:aws:iam::111122223333:user/alice",
         ] {
             assert!(check(wrong).is_err(), "{wrong} should be refused");
+        }
+    }
+
+    #[test]
+    fn smoke_principals_keep_every_deployer_once_and_the_client_user_last() {
+        let ci = "arn:aws:sts::111122223333:assumed-role/ci/*".to_string();
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let client = "arn:aws:iam::111122223333:user/sentinel-tvm-main-smoke-client";
+        for (saved, deployer, expected) in [
+            (vec![], alice, vec![alice, client]),
+            (vec![ci.clone()], alice, vec![ci.as_str(), alice, client]),
+            (vec![ci.clone()], ci.as_str(), vec![ci.as_str(), client]),
+        ] {
+            assert_eq!(smoke_principals(&saved, deployer, "aws", "111122223333", "main"), expected, "{saved:?}");
         }
     }
 

@@ -142,6 +142,20 @@ pub fn parts(deploy: &Deploy) -> Vec<Part> {
     parts
 }
 
+/// Stacks deployed for `env` whose part the settings no longer have: protected roles whose
+/// `--protect` entry was removed. They are deleted, or a retired profile's role would stay
+/// assumable by the TVM. Only protected roles retire; the other parts always exist.
+pub fn retired<'a>(env: &str, parts: &[Part], deployed: &'a [String]) -> Vec<&'a str> {
+    deployed
+        .iter()
+        .filter(|name| {
+            Part::from_stack_name(env, name)
+                .is_some_and(|part| matches!(part, Part::ProtectedRole(_)) && !parts.contains(&part))
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 /// What stack parameters are computed from.
 pub struct Inputs<'a> {
     pub env: &'a str,
@@ -226,6 +240,7 @@ impl Inputs<'_> {
                     ("RolePrefix", d.role_prefix.clone()),
                     ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
                     ("ManagedPolicyArns", policies.unwrap_or_default()),
+                    ("RequireSourceIdentity", d.require_source_identity.to_string()),
                 ]);
             }
         }
@@ -245,6 +260,7 @@ impl Inputs<'_> {
     fn other_accounts(&self) -> Vec<String> {
         let mut others: Vec<String> =
             self.deploy.allowed_accounts.iter().filter(|a| *a != self.account_id).cloned().collect();
+        others.sort();
         others.dedup();
         others
     }
@@ -397,6 +413,43 @@ mod tests {
         assert_eq!(Part::ProtectedRole("prod".into()).stack_name("dev"), "sentinel-tvm-dev-protected-prod");
         assert_eq!(Part::from_stack_name("main", "sentinel-tvm-main-protected-"), None);
         assert_eq!(Part::from_stack_name("main", "sentinel-tvm-other-api"), None);
+    }
+
+    #[test]
+    fn protected_roles_require_a_source_identity_unless_told_otherwise() {
+        let outputs = all_outputs();
+        let smoke = Part::ProtectedRole("smoke".into());
+        for (flag, expected) in [(None, "true"), (Some(true), "true"), (Some(false), "false")] {
+            let deploy = deploy(EnvironmentConfig { require_source_identity: flag, ..Default::default() });
+            let inputs = Inputs {
+                env: "main",
+                deploy: &deploy,
+                account_id: "111122223333",
+                partition: "aws",
+                policy_text: "x",
+                artifact_key: Some("lambda/x.zip"),
+                outputs: &outputs,
+            };
+            assert_eq!(inputs.parameters(&smoke).unwrap()["RequireSourceIdentity"], expected, "{flag:?}");
+        }
+        let template = smoke.template();
+        assert!(template.contains("sts:SourceIdentity: \"sentinel.*\""), "the condition names the TVM's stamp");
+    }
+
+    #[test]
+    fn only_protected_roles_no_longer_configured_retire() {
+        let deploy = deploy(EnvironmentConfig { protect: Some(vec!["prod".into()]), ..Default::default() });
+        let deployed: Vec<String> = [
+            "sentinel-tvm-main-api",
+            "sentinel-tvm-main-protected-smoke",
+            "sentinel-tvm-main-protected-prod",
+            "sentinel-tvm-main-protected-billing",
+            "sentinel-tvm-main-protected-",
+            "sentinel-tvm-mainx-protected-old",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(retired("main", &parts(&deploy), &deployed), ["sentinel-tvm-main-protected-billing"]);
     }
 
     #[test]

@@ -15,6 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::error::Fixable;
+
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const USER_AGENT: &str = concat!("sentinel-tvm/", env!("CARGO_PKG_VERSION"));
@@ -54,8 +56,40 @@ impl TvmClient {
         &self.region
     }
 
-    /// One GET of `url`: signed with `credentials`, or unsigned when `None`.
+    /// One GET of `url`: signed with `credentials`, or unsigned when `None`. Refuses plain
+    /// `http://` to anything but this machine (see `check_transport`).
     pub async fn get(&self, url: &str, credentials: Option<&Credentials>) -> Result<Answer> {
+        check_transport(url)?;
+        self.send(self.request(url, credentials)?, url).await
+    }
+
+    /// GETs until `done` accepts the answer or `patience` runs out (then the last answer, or the
+    /// last error), with backoff from 0.5 s to 5 s. An error reaching the TVM (connection refused,
+    /// a timeout) is retried like an answer `done` rejects. For eventually consistent moments,
+    /// like right after a deploy.
+    pub async fn get_until(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+        patience: Duration,
+        done: impl Fn(&Answer) -> bool,
+    ) -> Result<Answer> {
+        check_transport(url)?;
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let answer = self.send(self.request(url, credentials)?, url).await;
+            let accepted = answer.as_ref().is_ok_and(&done);
+            if accepted || started.elapsed() + delay > patience {
+                return answer;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// The GET, signed now when there are credentials.
+    fn request(&self, url: &str, credentials: Option<&Credentials>) -> Result<http::Request<Empty<Bytes>>> {
         let mut request =
             http::Request::get(url).header(http::header::USER_AGENT, USER_AGENT).body(Empty::<Bytes>::new())?;
         if let Some(credentials) = credentials {
@@ -73,6 +107,10 @@ impl TvmClient {
             let (instructions, _) = sign(signable, &params)?.into_parts();
             instructions.apply_to_request_http1x(&mut request);
         }
+        Ok(request)
+    }
+
+    async fn send(&self, request: http::Request<Empty<Bytes>>, url: &str) -> Result<Answer> {
         let response = tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(request))
             .await
             .map_err(|_| anyhow!("the TVM did not answer within {} s", REQUEST_TIMEOUT.as_secs()))?
@@ -81,27 +119,32 @@ impl TvmClient {
         let body = response.into_body().collect().await.context("the TVM's answer broke off")?.to_bytes();
         Ok(Answer { status, body: String::from_utf8_lossy(&body).into_owned() })
     }
+}
 
-    /// GETs until `done` accepts the answer or `patience` runs out (then the last answer), with
-    /// backoff from 0.5 s to 5 s. For eventually consistent moments, like right after a deploy.
-    pub async fn get_until(
-        &self,
-        url: &str,
-        credentials: Option<&Credentials>,
-        patience: Duration,
-        done: impl Fn(&Answer) -> bool,
-    ) -> Result<Answer> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(500);
-        loop {
-            let answer = self.get(url, credentials).await?;
-            if done(&answer) || started.elapsed() + delay > patience {
-                return Ok(answer);
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+/// Refuses a URL a signed request must not go to: anything but `https://`, except plain
+/// `http://` to this machine (127.0.0.0/8, ::1, `localhost`: an emulator). Over plaintext to
+/// another host, the signed request (and the credentials in the answer) could be read or replayed.
+pub fn check_transport(url: &str) -> Result<()> {
+    let uri: http::Uri = url.parse().map_err(|_| Fixable::new(format!("`{url}` is not a URL"), USE_HTTPS))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => Err(Fixable::new(
+            format!("refusing to send a request to the TVM at `{url}` over plain http: it could be read or replayed on the way"),
+            USE_HTTPS,
+        )
+        .into()),
+        _ => Err(Fixable::new(format!("`{url}` is not an https:// URL"), USE_HTTPS).into()),
     }
+}
+
+const USE_HTTPS: &str = "use the endpoint's `https://` URL (plain `http://` is only for an emulator on 127.0.0.1)";
+
+/// 127.0.0.0/8, ::1 (with or without brackets) or `localhost`.
+fn is_loopback(host: &str) -> bool {
+    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost") || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The region to sign for: the one in an `execute-api` host
@@ -136,6 +179,79 @@ mod tests {
         ] {
             assert_eq!(signing_region(url, fallback), region, "{url}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        for (url, allowed) in [
+            ("https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/?profile=x", true),
+            ("https://tvm.example.com/", true),
+            ("http://127.0.0.1:4566/_aws/execute-api/a1b2c3/", true),
+            ("http://127.10.20.30/", true),
+            ("http://localhost:4566/", true),
+            ("http://LocalHost/", true),
+            ("http://[::1]:4566/", true),
+            ("http://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/?profile=x", false),
+            ("http://10.0.0.1:4566/", false),
+            ("http://0.0.0.0:4566/", false),
+            ("http://[::2]/", false),
+            ("http://localhost.example.com/", false),
+            ("http://127.0.0.1.nip.io/", false),
+            ("ftp://127.0.0.1/", false),
+            ("a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/", false),
+            ("not a url", false),
+        ] {
+            let checked = check_transport(url);
+            assert_eq!(checked.is_ok(), allowed, "{url}: {checked:?}");
+            if let Err(error) = checked {
+                let fixable = error.downcast_ref::<Fixable>().expect("a hint");
+                assert!(fixable.hint.contains("`https://`"), "{url}: {}", fixable.hint);
+            }
+        }
+    }
+
+    /// Serves `200 ok` on `port` from `after` on: a TVM that is not reachable at first.
+    fn serve_later(port: u16, after: Duration) {
+        use std::io::{BufRead, BufReader, Write};
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is still free");
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let _ = (&stream).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            }
+        });
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn get_until_retries_a_tvm_it_cannot_reach_yet() {
+        let port = free_port();
+        serve_later(port, Duration::from_millis(700));
+        let client = TvmClient::new("us-east-1".into()).unwrap();
+        let url = format!("http://127.0.0.1:{port}/");
+        let answer = client.get_until(&url, None, Duration::from_secs(10), |a| a.status == 200).await.unwrap();
+        assert_eq!(answer, Answer { status: 200, body: "ok".into() });
+    }
+
+    #[tokio::test]
+    async fn get_until_returns_the_last_error_when_patience_runs_out() {
+        let client = TvmClient::new("us-east-1".into()).unwrap();
+        let url = format!("http://127.0.0.1:{}/", free_port());
+        let started = Instant::now();
+        let error = client.get_until(&url, None, Duration::from_millis(1200), |_| true).await.unwrap_err();
+        assert!(format!("{error:#}").contains("cannot reach the TVM"), "{error:#}");
+        assert!(started.elapsed() >= Duration::from_millis(500), "it tried again: {:?}", started.elapsed());
+
+        let refused = client.get_until("http://192.0.2.1/", None, Duration::from_secs(60), |_| true).await;
+        assert!(refused.unwrap_err().downcast_ref::<Fixable>().is_some(), "plain http is refused at once");
     }
 
     #[test]

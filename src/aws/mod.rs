@@ -5,6 +5,7 @@
 
 pub mod cloudformation;
 pub mod errors;
+pub mod iam;
 pub mod identity;
 pub mod residue;
 pub mod s3;

@@ -1,6 +1,7 @@
 //! What an environment leaves behind after its stacks are gone: every resource still named for
-//! it, by type. The names mirror the templates' own (`stacks/*.yaml`); the teardown test in the
-//! emulator suite checks both sides agree by finding each of them before teardown.
+//! it, by type. The names mirror the templates' own (`stacks/*.yaml`) and the smoke test's client
+//! user; the teardown test in the emulator suite checks both sides agree by finding each of them
+//! before teardown.
 
 use anyhow::Result;
 use aws_config::SdkConfig;
@@ -39,8 +40,12 @@ impl Names {
     pub fn client_policy(&self) -> String {
         format!("sentinel-tvm-{}-invoke", self.env)
     }
-    /// Could be one of this environment's protected roles; names alone are ambiguous (env `main`
-    /// profile `eu-prod` and env `main-eu` profile `prod` read the same), so the tag decides.
+    /// Not from a stack: `smoke-test --as-client` makes it, and an interrupted run leaves it.
+    pub fn smoke_client_user(&self) -> String {
+        crate::smoke::client_user_name(&self.env)
+    }
+    /// Could be one of this environment's protected roles; a role made by hand (or by another
+    /// installation with the same prefix) can have such a name too, so the tag decides.
     fn may_be_protected_role(&self, name: &str) -> bool {
         name.starts_with(&format!("{}{}-", self.role_prefix, self.env))
     }
@@ -79,6 +84,9 @@ impl Residue {
         let mut found = Vec::new();
         found.extend(self.roles(names).await?.into_iter().map(|name| Leftover { kind: "IAM role", name }));
         found.extend(self.policies(names).await?.into_iter().map(|name| Leftover { kind: "IAM policy", name }));
+        if super::iam::get_user(&self.iam, &names.smoke_client_user()).await?.is_some() {
+            found.push(Leftover { kind: "IAM user", name: names.smoke_client_user() });
+        }
         if self.function_exists(&names.function()).await? {
             found.push(Leftover { kind: "Lambda function", name: names.function() });
         }
@@ -228,6 +236,7 @@ mod tests {
         };
         assert_eq!(names.execution_role(), "sentinel-tvm-main-execution");
         assert_eq!(names.client_policy(), "sentinel-tvm-main-invoke");
+        assert_eq!(names.smoke_client_user(), "sentinel-tvm-main-smoke-client");
         assert!(names.may_be_protected_role("SentinelProtected-main-smoke"));
         assert!(!names.may_be_protected_role("SentinelProtected-mainline-smoke"));
         assert_eq!(names.bucket(), "sentinel-tvm-main-111122223333-eu-west-2");

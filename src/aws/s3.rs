@@ -1,4 +1,6 @@
-//! S3 for the artifact bucket: upload code once per hash, and empty every version at teardown.
+//! S3 for the artifact bucket: upload code once per hash, prune code no stack uses, and empty
+//! every version at teardown. Every call names the account that must own the bucket
+//! (`ExpectedBucketOwner`): a bucket name another account has taken is never read or written.
 
 use anyhow::Result;
 use aws_config::SdkConfig;
@@ -12,18 +14,22 @@ use super::errors::sdk_error;
 #[derive(Debug, Clone)]
 pub struct S3 {
     client: Client,
+    /// The account ID every bucket touched must belong to.
+    expected_owner: String,
 }
 
 impl S3 {
-    /// Path-style addressing when an endpoint is given: emulators serve buckets by path.
-    pub fn new(config: &SdkConfig, path_style: bool) -> Self {
+    /// Path-style addressing when an endpoint is given: emulators serve buckets by path. S3
+    /// refuses (403) any call on a bucket not owned by `expected_owner` (an account ID).
+    pub fn new(config: &SdkConfig, path_style: bool, expected_owner: &str) -> Self {
         let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
-        Self { client: Client::from_conf(s3_config) }
+        Self { client: Client::from_conf(s3_config), expected_owner: expected_owner.to_string() }
     }
 
     /// Uploads `bytes` to `key` unless an object is already there; returns whether it uploaded.
     pub async fn upload_if_missing(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<bool> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        let head = self.client.head_object().bucket(bucket).key(key).expected_bucket_owner(&self.expected_owner);
+        match head.send().await {
             Ok(_) => return Ok(false),
             Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {}
             Err(error) => return Err(sdk_error(error, format_args!("HeadObject s3://{bucket}/{key}"))),
@@ -32,6 +38,7 @@ impl S3 {
             .put_object()
             .bucket(bucket)
             .key(key)
+            .expected_bucket_owner(&self.expected_owner)
             .body(ByteStream::from(bytes))
             .content_type("application/zip")
             .send()
@@ -40,8 +47,8 @@ impl S3 {
         Ok(true)
     }
 
-    /// Every object version and delete marker in the bucket.
-    pub async fn versions(&self, bucket: &str) -> Result<Vec<ObjectIdentifier>> {
+    /// Every object version and delete marker in the bucket whose key starts with `prefix`.
+    pub async fn versions(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectIdentifier>> {
         let mut found = Vec::new();
         let (mut key_marker, mut version_marker): (Option<String>, Option<String>) = (None, None);
         loop {
@@ -49,11 +56,13 @@ impl S3 {
                 .client
                 .list_object_versions()
                 .bucket(bucket)
+                .expected_bucket_owner(&self.expected_owner)
+                .set_prefix(Some(prefix.to_string()).filter(|p| !p.is_empty()))
                 .set_key_marker(key_marker.take())
                 .set_version_id_marker(version_marker.take())
                 .send()
                 .await
-                .map_err(|error| sdk_error(error, format_args!("ListObjectVersions s3://{bucket}")))?;
+                .map_err(|error| sdk_error(error, format_args!("ListObjectVersions s3://{bucket}/{prefix}")))?;
             let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
             let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
             for (key, version) in versions.chain(markers) {
@@ -74,13 +83,26 @@ impl S3 {
 
     /// Deletes every version and delete marker; returns how many it deleted.
     pub async fn empty(&self, bucket: &str) -> Result<usize> {
-        let versions = self.versions(bucket).await?;
-        for batch in versions.chunks(1000) {
+        let versions = self.versions(bucket, "").await?;
+        self.delete(bucket, &versions).await
+    }
+
+    /// Deletes every version and delete marker of every key under `prefix` except the keys in
+    /// `keep` (whole keys: `lambda/<sha256>.zip`); returns how many it deleted.
+    pub async fn delete_objects_except(&self, bucket: &str, prefix: &str, keep: &[String]) -> Result<usize> {
+        let mut doomed = self.versions(bucket, prefix).await?;
+        doomed.retain(|object| !keep.iter().any(|key| key == object.key()));
+        self.delete(bucket, &doomed).await
+    }
+
+    async fn delete(&self, bucket: &str, objects: &[ObjectIdentifier]) -> Result<usize> {
+        for batch in objects.chunks(1000) {
             let delete = Delete::builder().set_objects(Some(batch.to_vec())).quiet(true).build()?;
             let output = self
                 .client
                 .delete_objects()
                 .bucket(bucket)
+                .expected_bucket_owner(&self.expected_owner)
                 .delete(delete)
                 .send()
                 .await
@@ -93,15 +115,90 @@ impl S3 {
                 );
             }
         }
-        Ok(versions.len())
+        Ok(objects.len())
     }
 
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool> {
-        match self.client.head_bucket().bucket(bucket).send().await {
+        match self.client.head_bucket().bucket(bucket).expected_bucket_owner(&self.expected_owner).send().await {
             Ok(_) => Ok(true),
             Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
             Err(error) if error.code() == Some("NotFound") || error.code() == Some("NoSuchBucket") => Ok(false),
             Err(error) => Err(sdk_error(error, format_args!("HeadBucket s3://{bucket}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_s3::config::http::{HttpRequest, HttpResponse};
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_s3::primitives::SdkBody;
+    use aws_smithy_runtime_api::client::http::{
+        HttpConnector, HttpConnectorFuture, SharedHttpConnector, http_client_fn,
+    };
+
+    use super::*;
+
+    const VERSIONS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>false</IsTruncated>
+<Version><Key>lambda/old.zip</Key><VersionId>v1</VersionId><IsLatest>true</IsLatest></Version>
+<Version><Key>lambda/kept.zip</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest></Version>
+</ListVersionsResult>"#;
+
+    /// Answers like S3 (no object yet, one page of versions) and records each request's method,
+    /// URI and `x-amz-expected-bucket-owner` header.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        uri: String,
+        owner: Option<String>,
+    }
+
+    impl HttpConnector for Recorder {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let owner = request.headers().get("x-amz-expected-bucket-owner").map(str::to_string);
+            let (method, uri) = (request.method().to_string(), request.uri().to_string());
+            let (status, body) = match method.as_str() {
+                "HEAD" if uri.contains("/b/lambda/") => (404, ""),
+                "GET" => (200, VERSIONS),
+                "POST" => (200, "<DeleteResult></DeleteResult>"),
+                _ => (200, ""),
+            };
+            self.0.lock().unwrap().push(Seen { method, uri, owner });
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body))))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_names_the_expected_bucket_owner() {
+        let recorder = Recorder::default();
+        let connector = recorder.clone();
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "secret", None, None, "test"))
+            .endpoint_url("http://s3.test")
+            .force_path_style(true)
+            .http_client(http_client_fn(move |_, _| SharedHttpConnector::new(connector.clone())))
+            .build();
+        let s3 = S3 { client: Client::from_conf(config), expected_owner: "111122223333".into() };
+
+        assert!(s3.upload_if_missing("b", "lambda/new.zip", b"zip".to_vec()).await.unwrap());
+        assert!(s3.bucket_exists("b").await.unwrap());
+        assert_eq!(s3.empty("b").await.unwrap(), 2);
+        assert_eq!(s3.delete_objects_except("b", "lambda/", &["lambda/kept.zip".into()]).await.unwrap(), 1);
+
+        let requests = recorder.0.lock().unwrap().clone();
+        let methods: Vec<&str> = requests.iter().map(|seen| seen.method.as_str()).collect();
+        assert_eq!(methods, ["HEAD", "PUT", "HEAD", "GET", "POST", "GET", "POST"]);
+        for seen in &requests {
+            assert_eq!(seen.owner.as_deref(), Some("111122223333"), "{} {}", seen.method, seen.uri);
+        }
+        assert!(requests[5].uri.contains("prefix=lambda%2F"), "{}", requests[5].uri);
     }
 }

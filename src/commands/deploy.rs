@@ -5,25 +5,42 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use futures_util::future::try_join_all;
 use serde_json::json;
 
 use super::session::Session;
+use super::status::environment_stacks;
 use crate::artifact::{self, Artifact};
 use crate::endpoint::tvm_url;
-use crate::engine::{Mode, StackOutcome, StackResult, WaveOutcome};
-use crate::smoke::smoke_principals;
+use crate::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
+use crate::prompt::Cancelled;
 use crate::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::tvm_policy;
 
 /// What a deploy (or preview) did.
 pub struct Report {
+    pub mode: Mode,
     pub results: Vec<StackResult>,
+    /// Stacks of retired protected roles: deleted, or in a preview, to be deleted.
+    pub retired: Vec<String>,
     pub endpoint: Option<String>,
+    /// The user declined a wave's changes: `results` holds what earlier waves applied.
+    pub declined: bool,
 }
 
 impl Report {
     pub fn changed(&self) -> bool {
-        self.results.iter().any(|r| !matches!(r.outcome, StackOutcome::Unchanged))
+        !self.retired.is_empty()
+            || self
+                .results
+                .iter()
+                .any(|r| !matches!(r.outcome, StackOutcome::Unchanged | StackOutcome::Previewed { changes: 0 }))
+    }
+
+    /// The stacks this run created or updated.
+    pub fn applied(&self) -> Vec<&str> {
+        let applied = |r: &&StackResult| matches!(r.outcome, StackOutcome::Created | StackOutcome::Updated);
+        self.results.iter().filter(applied).map(|r| r.name.as_str()).collect()
     }
 
     /// One line per outcome kind: `3 created, 1 updated, 4 unchanged`.
@@ -34,6 +51,7 @@ impl Report {
             (count(|o| *o == StackOutcome::Updated), "updated"),
             (count(|o| matches!(o, StackOutcome::Previewed { changes } if *changes > 0)), "would change"),
             (count(|o| *o == StackOutcome::Unchanged || *o == StackOutcome::Previewed { changes: 0 }), "unchanged"),
+            (self.retired.len(), if self.mode == Mode::Preview { "would be deleted" } else { "deleted" }),
         ];
         let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
         if text.is_empty() { "no stacks".into() } else { text.join(", ") }
@@ -41,6 +59,7 @@ impl Report {
 
     /// The closing JSON object.
     pub fn json(&self, command: &str, outcome: &str) -> serde_json::Value {
+        let retired = if self.mode == Mode::Preview { "would-delete" } else { "deleted" };
         let stacks: BTreeMap<&str, &str> = self
             .results
             .iter()
@@ -54,6 +73,7 @@ impl Report {
                 };
                 (r.name.as_str(), outcome)
             })
+            .chain(self.retired.iter().map(|name| (name.as_str(), retired)))
             .collect();
         json!({"type": "result", "command": command, "outcome": outcome, "stacks": stacks, "endpoint": self.endpoint})
     }
@@ -74,15 +94,16 @@ pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact
     }
 }
 
-/// Runs the waves; `None` when the user declined a wave's changes.
-pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Option<Report>> {
+/// Runs the waves, then retires protected roles no longer configured. A declined wave ends the
+/// run there (`Report::declined`).
+pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Report> {
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
     let user = tvm_policy::user_policy(env, &identity.account_id, deploy)?;
-    let principals = smoke_principals(&identity.principal_pattern(), &identity.partition, &identity.account_id, env);
-    let policy_text = tvm_policy::for_deploy(env, &user, &principals)?;
+    let policy_text = tvm_policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
     let engine = session.engine(&cfn);
     let key = artifact.key();
+    let previous_key = deployed_artifact_key(session).await?;
     let parts = stacks::parts(deploy);
     let waves = parts.iter().map(Part::wave).max().unwrap_or(0);
     let mut outputs = Outputs::new();
@@ -99,7 +120,9 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<O
         };
         let Some(desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
         match engine.run_wave(desired, mode).await? {
-            WaveOutcome::Declined => return Ok(None),
+            WaveOutcome::Declined => {
+                return Ok(Report { mode, results, retired: Vec::new(), endpoint: None, declined: true });
+            }
             WaveOutcome::Done(done) => {
                 for result in &done {
                     session.out.outputs(&result.name, &result.outputs);
@@ -114,7 +137,64 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<O
     }
     let endpoint =
         outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
-    Ok(Some(Report { results, endpoint }))
+    let Some(retired) = retire(session, &engine, &parts, mode).await? else {
+        return Ok(Report { mode, results, retired: Vec::new(), endpoint, declined: true });
+    };
+    if mode == Mode::Apply {
+        prune_code(session, &outputs, &key, previous_key).await?;
+    }
+    Ok(Report { mode, results, retired, endpoint, declined: false })
+}
+
+/// The code the deployed API stack runs, if there is one.
+async fn deployed_artifact_key(session: &Session) -> Result<Option<String>> {
+    let api = session.cloudformation().describe(&Part::Api.stack_name(session.env())).await?;
+    Ok(api.and_then(|api| api.parameters.get("ArtifactKey").cloned()))
+}
+
+/// Removes code zips other than the current and the previous one (which a rollback of the API
+/// stack may need), so the bucket does not grow with every code change.
+async fn prune_code(session: &Session, outputs: &Outputs, current: &str, previous: Option<String>) -> Result<()> {
+    let bucket = outputs
+        .get(&Part::Artifacts)
+        .and_then(|o| o.get("BucketName"))
+        .context("the artifacts stack has no BucketName output")?;
+    let keep: Vec<String> = std::iter::once(current.to_string()).chain(previous).collect();
+    let removed = session.s3().delete_objects_except(bucket, "lambda/", &keep).await?;
+    if removed > 0 {
+        session.out.note(&format!("removed {removed} old code zip version(s) from s3://{bucket}/lambda/"));
+    }
+    Ok(())
+}
+
+/// Deletes the stacks of protected roles no longer configured (asking first, unless `--yes`);
+/// in a preview, only names them. `None` when the user said no.
+async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mode) -> Result<Option<Vec<String>>> {
+    let deployed: Vec<String> = environment_stacks(session).await?.into_iter().map(|s| s.name).collect();
+    let retired: Vec<String> =
+        stacks::retired(session.env(), parts, &deployed).into_iter().map(str::to_string).collect();
+    if retired.is_empty() {
+        return Ok(Some(retired));
+    }
+    let list = retired.join(", ");
+    if mode == Mode::Preview {
+        session.out.note(&format!("no longer configured (`--protect`), so `upgrade` would delete: {list}"));
+        return Ok(Some(retired));
+    }
+    session.out.note(&format!("these protected roles are no longer configured (`--protect`): {list}"));
+    let question = format!("Delete {} stack(s) of retired protected roles of `{}`?", retired.len(), session.env());
+    if !session.yes
+        && !session.out.suspend(|| session.prompt.confirm(&question, false, "--yes")).or_else(cancelled_is_no)?
+    {
+        return Ok(None);
+    }
+    try_join_all(retired.iter().map(|name| engine.delete_and_wait(name))).await?;
+    Ok(Some(retired))
+}
+
+/// A cancelled question (Ctrl-C, Esc) is a no.
+fn cancelled_is_no(error: anyhow::Error) -> Result<bool> {
+    if error.is::<Cancelled>() { Ok(false) } else { Err(error) }
 }
 
 /// The wave's desired stacks. In a preview, a wave whose inputs come from stacks not deployed

@@ -13,9 +13,10 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
     let session = Session::open(global, &args.deploy.settings).await?;
     session.save_config()?;
     let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;
-    let Some(report) = deploy::run(&session, Mode::Apply, &artifact).await? else {
-        return Ok(declined(&session));
-    };
+    let report = deploy::run(&session, Mode::Apply, &artifact).await?;
+    if report.declined {
+        return Ok(declined(&session, &report));
+    }
     finish(&session, "install", &report);
     smoke_test_unless_skipped(&session, args).await
 }
@@ -45,8 +46,35 @@ pub(super) fn finish(session: &Session, command: &str, report: &deploy::Report) 
     session.out.data(&text);
 }
 
-pub(super) fn declined(session: &Session) -> Outcome {
-    session.out.json(serde_json::json!({"type": "result", "outcome": "declined"}));
-    session.out.note("declined: nothing was changed, and the change sets made for the question were removed");
+/// A declined question: what was applied before it stays (earlier waves), and says so.
+pub(super) fn declined(session: &Session, report: &deploy::Report) -> Outcome {
+    let applied = report.applied();
+    session.out.json(serde_json::json!({"type": "result", "outcome": "declined", "applied": applied}));
+    session.out.note(&declined_message(&applied));
     Outcome::Refused
+}
+
+fn declined_message(applied: &[&str]) -> String {
+    let removed = "the change sets made for the question were removed";
+    if applied.is_empty() {
+        format!("declined: nothing was changed, and {removed}")
+    } else {
+        format!(
+            "declined: {removed}, but these stacks were already applied before the question: {}. Run the command again to finish, or `teardown` to remove them",
+            applied.join(", ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decline_names_what_earlier_waves_applied() {
+        assert!(declined_message(&[]).contains("nothing was changed"));
+        let message = declined_message(&["sentinel-tvm-main-artifacts", "sentinel-tvm-main-policy"]);
+        assert!(!message.contains("nothing was changed"), "{message}");
+        assert!(message.contains("sentinel-tvm-main-artifacts, sentinel-tvm-main-policy"), "{message}");
+    }
 }

@@ -17,7 +17,8 @@ use crate::engine::Engine;
 use crate::error::Fixable;
 use crate::output::Reporter;
 use crate::prompt::{self, Prompt};
-use crate::settings::{Selection, Settings, Sources};
+use crate::settings::{Selection, Settings, Sources, saved_connection};
+use crate::smoke::{saved_smoke_principals, smoke_principals};
 
 pub struct Session {
     pub settings: Settings,
@@ -30,6 +31,8 @@ pub struct Session {
     pub config_file: Option<ConfigFile>,
     /// The file's section for this environment with the flags laid over it.
     pub merged: EnvironmentConfig,
+    /// The global flags' profile and region: only these (not AWS_PROFILE/AWS_REGION) are saved.
+    selection: Selection,
 }
 
 impl Session {
@@ -74,7 +77,18 @@ impl Session {
             ));
         }
         let prompt = prompt::for_session(!global.yes && !global.non_interactive);
-        Ok(Session { settings, sdk, identity, out, prompt, yes: global.yes, config_path, config_file, merged })
+        Ok(Session {
+            settings,
+            sdk,
+            identity,
+            out,
+            prompt,
+            yes: global.yes,
+            config_path,
+            config_file,
+            merged,
+            selection,
+        })
     }
 
     pub fn env(&self) -> &str {
@@ -86,11 +100,23 @@ impl Session {
     }
 
     pub fn s3(&self) -> S3 {
-        S3::new(&self.sdk, self.settings.connection.endpoint_url.is_some())
+        S3::new(&self.sdk, self.settings.connection.endpoint_url.is_some(), &self.identity.account_id)
     }
 
     pub fn engine<'a>(&'a self, cfn: &'a CloudFormation) -> Engine<'a> {
         Engine { cfn, out: &self.out, prompt: self.prompt.as_ref(), yes: self.yes, env: &self.settings.env }
+    }
+
+    /// The principals the deployed smoke rule admits (see `smoke::smoke_principals`).
+    pub fn smoke_principals(&self) -> Vec<String> {
+        let identity = &self.identity;
+        smoke_principals(
+            &self.settings.deploy.smoke_principals,
+            &identity.principal_pattern(),
+            &identity.partition,
+            &identity.account_id,
+            self.env(),
+        )
     }
 
     /// Writes this environment's settings (and the account it lives in) to the config file,
@@ -98,9 +124,11 @@ impl Session {
     pub fn save_config(&self) -> Result<()> {
         let mut file = self.config_file.clone().unwrap_or_default();
         let mut section = self.merged.clone();
-        section.region = self.sdk.region().map(|r| r.to_string());
-        section.profile = self.settings.connection.profile.clone();
+        let region = self.sdk.region().map(|r| r.to_string());
+        (section.profile, section.region) = saved_connection(&self.selection, &self.merged, region);
         section.expected_account = Some(self.identity.account_id.clone());
+        section.smoke_principals =
+            Some(saved_smoke_principals(&self.settings.deploy.smoke_principals, &self.identity.principal_pattern()));
         if file.environments.get(self.env()) == Some(&section) {
             return Ok(());
         }

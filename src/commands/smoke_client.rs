@@ -1,16 +1,15 @@
 //! `smoke-test --as-client`: the positive path again, as a temporary IAM user that holds only the
 //! generated client policy. It proves the client policy itself grants what a client needs. The
-//! user is removed afterwards, also when a check failed, and a leftover from an interrupted run
-//! is removed first.
+//! user is removed afterwards, also when a check failed or the user was only half made, and a
+//! leftover from an interrupted run is removed first (teardown removes one too: `aws::iam`).
 
 use std::time::Duration;
 
 use anyhow::Result;
-use aws_credential_types::Credentials;
 
 use super::session::Session;
 use super::smoke_test::{Target, env_tag, identity_is_protected_role, timed_check, vend_credentials};
-use crate::aws::errors::sdk_error;
+use crate::aws::iam::{create_user_with_key, remove_user};
 use crate::smoke::{Check, client_user_name};
 use crate::tvm_client::TvmClient;
 
@@ -33,7 +32,7 @@ pub async fn checks(
     let iam = aws_sdk_iam::Client::new(&session.sdk);
     let user = client_user_name(session.env());
     remove_user(&iam, &user).await?;
-    let credentials = create_user(session, &iam, &user, policy_arn).await?;
+    let credentials = create_user_with_key(&iam, &user, vec![env_tag(session)], policy_arn).await?;
     let user_name = sentinel_tvm_lambda::identity::sanitise(&user);
     let mut checks = Vec::new();
     let mut vended = None;
@@ -54,81 +53,7 @@ pub async fn checks(
         })
         .await,
     );
-    checks.push(timed_check("the temporary client user is removed", remove_user(&iam, &user)).await);
+    let removed = async { remove_user(&iam, &user).await.map(|_| ()) };
+    checks.push(timed_check("the temporary client user is removed", removed).await);
     Ok(checks)
-}
-
-async fn create_user(
-    session: &Session,
-    iam: &aws_sdk_iam::Client,
-    user: &str,
-    policy_arn: &str,
-) -> Result<Credentials> {
-    iam.create_user()
-        .user_name(user)
-        .tags(env_tag(session))
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, format_args!("iam:CreateUser `{user}`")))?;
-    iam.attach_user_policy()
-        .user_name(user)
-        .policy_arn(policy_arn)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, format_args!("iam:AttachUserPolicy `{user}`")))?;
-    let key = iam
-        .create_access_key()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, format_args!("iam:CreateAccessKey `{user}`")))?;
-    let key = key.access_key().ok_or_else(|| anyhow::anyhow!("iam:CreateAccessKey returned no key"))?;
-    Ok(Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "sentinel-tvm-smoke-client"))
-}
-
-/// Deletes the user with its keys and policy attachments; a user that is not there is fine.
-async fn remove_user(iam: &aws_sdk_iam::Client, user: &str) -> Result<()> {
-    match iam.get_user().user_name(user).send().await {
-        Ok(_) => {}
-        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => return Ok(()),
-        Err(error) => return Err(sdk_error(error, format_args!("iam:GetUser `{user}`"))),
-    }
-    let keys = iam
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, format_args!("iam:ListAccessKeys `{user}`")))?;
-    for key in keys.access_key_metadata() {
-        if let Some(id) = key.access_key_id() {
-            iam.delete_access_key()
-                .user_name(user)
-                .access_key_id(id)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, "iam:DeleteAccessKey"))?;
-        }
-    }
-    let attached = iam
-        .list_attached_user_policies()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, "iam:ListAttachedUserPolicies"))?;
-    for policy in attached.attached_policies() {
-        if let Some(arn) = policy.policy_arn() {
-            iam.detach_user_policy()
-                .user_name(user)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| sdk_error(e, "iam:DetachUserPolicy"))?;
-        }
-    }
-    iam.delete_user()
-        .user_name(user)
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, format_args!("iam:DeleteUser `{user}`")))?;
-    Ok(())
 }

@@ -1,7 +1,8 @@
-//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete its stacks in
-//! reverse dependency order (emptying the artifact bucket of every version first), remove a log
-//! group the Lambda made outside its stack, then list anything still named for the environment.
-//! Exit 1 if anything is left. Stacks not tagged for this environment are never touched.
+//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete the smoke test's
+//! client user if an interrupted `smoke-test --as-client` left it, delete the stacks in reverse
+//! dependency order (emptying the artifact bucket of every version first), remove a log group the
+//! Lambda made outside its stack, then list anything still named for the environment. Exit 1 if
+//! anything is left. Stacks and users not tagged for this environment are never touched.
 
 use anyhow::Result;
 use futures_util::future::try_join_all;
@@ -9,27 +10,51 @@ use serde_json::json;
 
 use super::session::Session;
 use super::status::environment_stacks;
-use crate::aws::residue::{Names, Residue};
+use crate::aws::iam;
+use crate::aws::residue::{Leftover, Names, Residue};
 use crate::cli::GlobalArgs;
 use crate::config::EnvironmentConfig;
 use crate::error::Outcome;
 use crate::plan::Deployed;
 use crate::prompt::Cancelled;
-use crate::stacks::Part;
+use crate::smoke::client_user_name;
+use crate::stacks::{Part, TAG_ENV};
 
 pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
     let session = Session::open(global, &EnvironmentConfig::default()).await?;
-    let env = session.env().to_string();
     let stacks = environment_stacks(&session).await?;
-    if !stacks.is_empty() && !confirmed(&session, &stacks)? {
+    let iam = aws_sdk_iam::Client::new(&session.sdk);
+    let client_user = smoke_client_user(&iam, session.env()).await?;
+    if (!stacks.is_empty() || client_user.is_some()) && !confirmed(&session, &stacks, client_user.as_deref())? {
         session.out.note("teardown cancelled: nothing was deleted");
         session.out.json(json!({"type": "result", "command": "teardown", "outcome": "declined"}));
         return Ok(Outcome::Refused);
     }
+    // First: the user holds the client policy, and IAM refuses to delete a policy still attached.
+    if let Some(user) = &client_user {
+        iam::remove_user(&iam, user).await?;
+        session
+            .out
+            .note(&format!("deleted the IAM user {user}, which an interrupted `smoke-test --as-client` had left"));
+    }
     delete_stacks(&session, &stacks).await?;
+    let leftovers = remaining(&session).await?;
+    Ok(report(&session, stacks.len(), &leftovers))
+}
 
+/// The smoke test's temporary client user, when one tagged for `env` is there.
+async fn smoke_client_user(iam: &aws_sdk_iam::Client, env: &str) -> Result<Option<String>> {
+    let name = client_user_name(env);
+    let user = iam::get_user(iam, &name).await?;
+    let ours = user.is_some_and(|user| user.tags().iter().any(|tag| tag.key() == TAG_ENV && tag.value() == env));
+    Ok(ours.then_some(name))
+}
+
+/// Deletes the log group the Lambda made outside its stack, then lists everything still named
+/// for the environment, stacks included.
+async fn remaining(session: &Session) -> Result<Vec<Leftover>> {
     let names = Names {
-        env: env.clone(),
+        env: session.env().to_string(),
         role_prefix: session.settings.deploy.role_prefix.clone(),
         account_id: session.identity.account_id.clone(),
         region: session.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
@@ -43,37 +68,41 @@ pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
             .note(&format!("deleted the log group {lambda_log_group}, which the Lambda had created outside its stack"));
     }
     let mut leftovers = residue.leftovers(&names).await?;
-    let remaining_stacks = environment_stacks(&session).await?;
+    let remaining_stacks = environment_stacks(session).await?;
     leftovers.extend(
-        remaining_stacks
-            .iter()
-            .map(|s| crate::aws::residue::Leftover { kind: "stack", name: format!("{} ({})", s.name, s.status) }),
+        remaining_stacks.iter().map(|s| Leftover { kind: "stack", name: format!("{} ({})", s.name, s.status) }),
     );
-    for leftover in &leftovers {
+    Ok(leftovers)
+}
+
+fn report(session: &Session, deleted_stacks: usize, leftovers: &[Leftover]) -> Outcome {
+    let env = session.env();
+    for leftover in leftovers {
         session.out.json(json!({"type": "leftover", "kind": leftover.kind, "name": leftover.name}));
     }
     let outcome = if leftovers.is_empty() { "clean" } else { "leftovers" };
     session
         .out
-        .json(json!({"type": "result", "command": "teardown", "outcome": outcome, "deleted_stacks": stacks.len()}));
+        .json(json!({"type": "result", "command": "teardown", "outcome": outcome, "deleted_stacks": deleted_stacks}));
     if leftovers.is_empty() {
-        session.out.data(&format!("teardown: deleted {} stacks; nothing named for `{env}` is left\n", stacks.len()));
-        Ok(Outcome::Success)
+        session.out.data(&format!("teardown: deleted {deleted_stacks} stacks; nothing named for `{env}` is left\n"));
+        Outcome::Success
     } else {
         let lines: Vec<String> = leftovers.iter().map(|l| format!("  {}: {}\n", l.kind, l.name)).collect();
         session.out.data(&format!("teardown: these are still named for `{env}`:\n{}", lines.concat()));
-        Ok(Outcome::Refused)
+        Outcome::Refused
     }
 }
 
-fn confirmed(session: &Session, stacks: &[Deployed]) -> Result<bool> {
+fn confirmed(session: &Session, stacks: &[Deployed], client_user: Option<&str>) -> Result<bool> {
     if session.yes {
         return Ok(true);
     }
     let env = session.env();
-    let list: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+    let mut list: Vec<String> = stacks.iter().map(|s| format!("stack {}", s.name)).collect();
+    list.extend(client_user.map(|user| format!("IAM user {user}")));
     session.out.data(&format!(
-        "teardown deletes these stacks in account {}:\n  {}\n",
+        "teardown deletes these in account {}:\n  {}\n",
         session.identity.account_id,
         list.join("\n  ")
     ));

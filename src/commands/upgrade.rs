@@ -29,9 +29,10 @@ pub async fn diff(global: &GlobalArgs, args: &DeployArgs) -> Result<Outcome> {
 async fn changes(session: &Session, args: &DeployArgs, mode: Mode) -> Result<Outcome> {
     require_installed(session).await?;
     let artifact = deploy::artifact(session, args.lambda_zip.as_deref())?;
-    let Some(report) = deploy::run(session, mode, &artifact).await? else {
-        return Ok(declined(session));
-    };
+    let report = deploy::run(session, mode, &artifact).await?;
+    if report.declined {
+        return Ok(declined(session, &report));
+    }
     if mode == Mode::Apply {
         session.save_config()?;
     }

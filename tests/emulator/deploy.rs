@@ -1,19 +1,26 @@
 //! The deploy engine against the emulator: one environment's whole life through the real binary
 //! (with a header-only Lambda zip: these tests never invoke the function, so no smoke test)
-//! — install, status, a no-op install, one changed parameter, diff, teardown with every resource
-//! type checked afterwards — and the engine's edges: a stack that fails and is recreated, a
-//! declined confirmation, a stack owned by someone else.
+//! — install, status, a no-op install, one changed parameter, diff, teardown (also of a smoke
+//! client user an interrupted smoke test left) with every resource type checked afterwards — and
+//! the edges: a stack that fails and is recreated, a declined confirmation, a stack owned by
+//! someone else, a half-made client user, pruning old Lambda artifacts.
 
 use std::collections::BTreeMap;
 
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudformation::Client as Cfn;
+use aws_sdk_iam::Client as Iam;
 use sentinel_tvm::aws::cloudformation::CloudFormation;
+use sentinel_tvm::aws::iam::{create_user_with_key, get_user, remove_user};
 use sentinel_tvm::aws::residue::{Names, Residue};
 use sentinel_tvm::aws::s3::S3;
 use sentinel_tvm::cli::OutputFormat;
 use sentinel_tvm::engine::{Engine, Mode, StackOutcome, WaveOutcome};
 use sentinel_tvm::output::Reporter;
 use sentinel_tvm::prompt::Scripted;
+use sentinel_tvm::smoke::client_user_name;
 use sentinel_tvm::stacks::{DesiredStack, Part, TAG_ENV, TAG_TEMPLATE_SHA256, sha256_hex};
 use serde_json::Value;
 
@@ -50,7 +57,7 @@ fn names(env: &str) -> Names {
     Names {
         env: env.into(),
         role_prefix: "SentinelProtected-".into(),
-        account_id: "000000000000".into(),
+        account_id: ACCOUNT.into(),
         region: REGION.into(),
     }
 }
@@ -119,11 +126,20 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     assert!(diff.of_type("change").iter().any(|c| c["stack"] == api.as_str()), "the change set is shown");
     assert_eq!(parameter(&cfn, &api, "LogRetentionDays").await, "30", "diff applied nothing");
 
+    // an interrupted `smoke-test --as-client` left its user, holding the client policy (which
+    // IAM will not delete while it is attached)
+    let client_policy = output(&cfn, &Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let user = client_user_name(&env);
+    let tag = aws_sdk_iam::types::Tag::builder().key(TAG_ENV).value(&env).build().unwrap();
+    create_user_with_key(&Iam::new(&emulator.config), &user, vec![tag], &client_policy).await.unwrap();
+
     // every resource the environment made is found before teardown, and none after
-    let residue = Residue::new(&emulator.config, S3::new(&emulator.config, true));
+    let residue = Residue::new(&emulator.config, S3::new(&emulator.config, true, ACCOUNT));
     let found = residue.leftovers(&names(&env)).await.unwrap();
     let kinds: Vec<&str> = found.iter().map(|l| l.kind).collect();
-    for kind in ["IAM role", "IAM policy", "Lambda function", "HTTP API", "log group", "S3 bucket", "SSM parameter"] {
+    for kind in
+        ["IAM role", "IAM policy", "IAM user", "Lambda function", "HTTP API", "log group", "S3 bucket", "SSM parameter"]
+    {
         assert!(kinds.contains(&kind), "{kind} not found before teardown: {found:?}");
     }
     assert_eq!(found.iter().filter(|l| l.kind == "IAM role").count(), 2, "execution and smoke roles: {found:?}");
@@ -131,7 +147,18 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     let teardown = run(&["teardown"]);
     teardown.assert_code(0);
     assert_eq!(teardown.result()["outcome"], "clean");
+    assert!(teardown.stderr.contains(&format!("deleted the IAM user {user}")), "{}", teardown.stderr);
     assert_nothing_left(&emulator, &env).await;
+}
+
+/// The account of the emulator's root credentials.
+const ACCOUNT: &str = "000000000000";
+
+async fn output(cfn: &Cfn, stack: &str, key: &str) -> String {
+    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
+    let stack = &output.stacks()[0];
+    let found = stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value());
+    found.unwrap_or_else(|| panic!("no output {key}")).to_string()
 }
 
 /// Lists each resource type directly (not through the installer's own residue check).
@@ -142,6 +169,8 @@ async fn assert_nothing_left(emulator: &Emulator, env: &str) {
     assert!(!roles.roles().iter().any(|r| named(r.role_name())), "roles left");
     let policies = aws_sdk_iam::Client::new(config).list_policies().send().await.unwrap();
     assert!(!policies.policies().iter().any(|p| p.policy_name().is_some_and(named)), "policies left");
+    let users = aws_sdk_iam::Client::new(config).list_users().send().await.unwrap();
+    assert!(!users.users().iter().any(|u| named(u.user_name())), "users left");
     let functions = aws_sdk_lambda::Client::new(config).list_functions().send().await.unwrap();
     assert!(!functions.functions().iter().any(|f| f.function_name().is_some_and(named)), "functions left");
     let apis = aws_sdk_apigatewayv2::Client::new(config).get_apis().send().await.unwrap();
@@ -259,4 +288,84 @@ async fn a_stack_sentinel_tvm_did_not_create_is_never_touched() {
         "nothing was created"
     );
     cfn.delete_stack().stack_name(&foreign).send().await.unwrap();
+}
+
+/// A principal of its own that may do exactly `actions` in IAM (on every resource).
+async fn principal_allowed(emulator: &Emulator, name: &str, actions: &[&str]) -> SdkConfig {
+    let root = Iam::new(&emulator.config);
+    root.create_user().user_name(name).send().await.unwrap();
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    });
+    root.put_user_policy()
+        .user_name(name)
+        .policy_name("only")
+        .policy_document(document.to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = root.create_access_key().user_name(name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let credentials = Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "test-principal");
+    emulator.config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build()
+}
+
+#[tokio::test]
+async fn a_client_user_made_only_halfway_is_removed_again() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("h");
+    let root = Iam::new(&emulator.config);
+    // may create and remove users, but not attach a policy to one
+    let deployer = unique_name("deployer");
+    let may = [
+        "iam:CreateUser",
+        "iam:TagUser",
+        "iam:GetUser",
+        "iam:ListAccessKeys",
+        "iam:DeleteAccessKey",
+        "iam:ListAttachedUserPolicies",
+        "iam:DetachUserPolicy",
+        "iam:DeleteUser",
+    ];
+    let as_deployer = Iam::new(&principal_allowed(&emulator, &deployer, &may).await);
+    let user = client_user_name(&env);
+    let tag = aws_sdk_iam::types::Tag::builder().key(TAG_ENV).value(&env).build().unwrap();
+    let policy = format!("arn:aws:iam::{ACCOUNT}:policy/sentinel-tvm-{env}-invoke");
+
+    let error = create_user_with_key(&as_deployer, &user, vec![tag], &policy).await.expect_err("attaching is denied");
+
+    assert!(format!("{error:#}").contains("AttachUserPolicy"), "{error:#}");
+    assert!(get_user(&root, &user).await.unwrap().is_none(), "the half-made user is gone");
+    root.delete_user_policy().user_name(&deployer).policy_name("only").send().await.unwrap();
+    assert!(remove_user(&root, &deployer).await.unwrap());
+}
+
+#[tokio::test]
+async fn old_lambda_artifacts_are_pruned_every_version_and_the_rest_kept() {
+    let emulator = emulator_or_skip!();
+    let bucket = unique_name("prune");
+    let raw = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&emulator.config).force_path_style(true).build(),
+    );
+    raw.create_bucket().bucket(&bucket).send().await.unwrap();
+    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    raw.put_bucket_versioning().bucket(&bucket).versioning_configuration(enabled).send().await.unwrap();
+    for key in ["lambda/old.zip", "lambda/old.zip", "lambda/older.zip", "lambda/current.zip", "other/note.txt"] {
+        raw.put_object().bucket(&bucket).key(key).body(b"x".to_vec().into()).send().await.unwrap();
+    }
+    raw.delete_object().bucket(&bucket).key("lambda/older.zip").send().await.unwrap(); // a delete marker
+    let s3 = S3::new(&emulator.config, true, ACCOUNT);
+
+    let deleted = s3.delete_objects_except(&bucket, "lambda/", &["lambda/current.zip".to_string()]).await.unwrap();
+
+    assert_eq!(deleted, 4, "two versions of old.zip, older.zip and its delete marker");
+    let mut left: Vec<String> =
+        s3.versions(&bucket, "").await.unwrap().iter().map(|object| object.key().to_string()).collect();
+    left.sort();
+    assert_eq!(left, ["lambda/current.zip", "other/note.txt"]);
+    assert_eq!(s3.empty(&bucket).await.unwrap(), 2);
+    raw.delete_bucket().bucket(&bucket).send().await.unwrap();
 }

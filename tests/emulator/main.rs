@@ -10,3 +10,4 @@ mod harness;
 mod rendering;
 mod smoke;
 mod tvm;
+mod upgrade;

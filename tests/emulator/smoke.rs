@@ -5,7 +5,7 @@
 use aws_sdk_cloudformation::Client as Cfn;
 use sentinel_tvm::stacks::Part;
 
-use crate::support::{Workdir, unique_name};
+use crate::support::{NO_SOURCE_IDENTITY, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 fn failed_details(run: &crate::support::Run) -> Vec<String> {
@@ -24,8 +24,22 @@ async fn install_proves_the_tvm_and_as_client_proves_the_client_policy_until_it_
     let dir = Workdir::new(&env);
     let json = ["--env", env.as_str(), "--yes", "--output", "json"];
 
-    let install = emulator
-        .sentinel_tvm(&dir, &[&json[..], &["install", "--architecture", "x86_64", "--lambda-zip", &zip]].concat());
+    let install = emulator.sentinel_tvm(
+        &dir,
+        &[
+            &json[..],
+            &[
+                "install",
+                "--architecture",
+                "x86_64",
+                "--lambda-zip",
+                &zip,
+                NO_SOURCE_IDENTITY[0],
+                NO_SOURCE_IDENTITY[1],
+            ],
+        ]
+        .concat(),
+    );
     install.assert_code(0);
     let checks = install.of_type("check");
     assert_eq!(checks.len(), 6, "{checks:?}");
@@ -75,7 +89,19 @@ async fn a_policy_denying_the_smoke_profile_fails_the_positive_check_with_policy
     emulator
         .sentinel_tvm(
             &dir,
-            &["--env", &env, "--yes", "install", "--architecture", "x86_64", "--lambda-zip", &zip, "--skip-smoke-test"],
+            &[
+                "--env",
+                &env,
+                "--yes",
+                "install",
+                "--architecture",
+                "x86_64",
+                "--lambda-zip",
+                &zip,
+                "--skip-smoke-test",
+                NO_SOURCE_IDENTITY[0],
+                NO_SOURCE_IDENTITY[1],
+            ],
         )
         .assert_code(0);
 

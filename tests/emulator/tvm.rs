@@ -7,7 +7,7 @@ use aws_sdk_cloudformation::Client as Cfn;
 use sentinel_tvm::stacks::Part;
 use sentinel_tvm::tvm_client::TvmClient;
 
-use crate::support::{Emulator, REGION, Workdir, unique_name};
+use crate::support::{Emulator, NO_SOURCE_IDENTITY, REGION, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 async fn output(cfn: &Cfn, stack: &str, key: &str) -> String {
@@ -44,8 +44,20 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
         "version: \"1\"\nrules:\n  - name: blocked\n    effect: deny\n    reason: blocked for this test\n    conditions: {{profiles: [{env}-blocked]}}\n  - name: app\n    effect: allow\n    max_server_duration: 30m\n    conditions:\n      profiles: [{env}-app, {env}-blocked]\n      principals: [\"{user_arn}\"]\n"
     );
     std::fs::write(dir.path.join("policy.yaml"), policy).unwrap();
-    let args =
-        ["--env", &env, "--yes", "--output", "json", "install", "--architecture", "x86_64", "--lambda-zip", &zip];
+    let args = [
+        "--env",
+        &env,
+        "--yes",
+        "--output",
+        "json",
+        "install",
+        "--architecture",
+        "x86_64",
+        "--lambda-zip",
+        &zip,
+        NO_SOURCE_IDENTITY[0],
+        NO_SOURCE_IDENTITY[1],
+    ];
     let install = emulator.sentinel_tvm(
         &dir,
         &[

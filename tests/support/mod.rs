@@ -176,13 +176,18 @@ fn endpoint_host(endpoint: &str) -> &str {
     }
 }
 
-/// A short name no other test in this run (or a parallel run) uses: `<prefix>-<8 base-36 chars>`.
+/// MiniStack does not evaluate `sts:SourceIdentity` in trust policies (a condition on it never
+/// matches), so environments whose Lambda is invoked are installed without that condition.
+pub const NO_SOURCE_IDENTITY: [&str; 2] = ["--require-source-identity", "false"];
+
+/// A short name no other test in this run (or a parallel run) uses: `<prefix><8 base-36 chars>`,
+/// a valid environment name when the prefix is a lowercase letter.
 /// Short on purpose: names end up inside IAM role names, which stop at 64 characters.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_nanos() as u64;
     let this_process = u64::from(std::process::id()) << 32 | u64::from(COUNTER.fetch_add(1, Ordering::Relaxed));
-    format!("{prefix}-{}", base36(splitmix64(nanos ^ splitmix64(this_process)) % 36u64.pow(8), 8))
+    format!("{prefix}{}", base36(splitmix64(nanos ^ splitmix64(this_process)) % 36u64.pow(8), 8))
 }
 
 /// A well-mixing 64-bit hash (SplitMix64), so nearby inputs give unrelated names.
@@ -261,6 +266,9 @@ mod tests {
     fn unique_names_differ_and_stay_short() {
         let names: std::collections::HashSet<_> = (0..1000).map(|_| unique_name("t")).collect();
         assert_eq!(names.len(), 1000);
-        assert!(names.iter().all(|name| name.len() == 10));
+        assert!(
+            names.iter().all(|name| name.len() == 9 && sentinel_tvm::settings::validate_env_name(name).is_ok()),
+            "{names:?}"
+        );
     }
 }

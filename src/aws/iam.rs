@@ -1,0 +1,99 @@
+//! The one IAM user the installer makes outside any stack: the temporary client user of
+//! `smoke-test --as-client` (`crate::smoke::client_user_name`). Created with one managed policy and
+//! one access key, and removed with them: by the smoke test when it is done, and by teardown when
+//! an interrupted run left it behind (its policy attachment would block deleting the client policy).
+
+use anyhow::Result;
+use aws_credential_types::Credentials;
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::{Tag, User};
+
+use super::errors::sdk_error;
+
+/// The user, or `None` when there is no such user.
+pub async fn get_user(iam: &Client, user: &str) -> Result<Option<User>> {
+    match iam.get_user().user_name(user).send().await {
+        Ok(output) => Ok(output.user),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
+        Err(error) => Err(sdk_error(error, format_args!("iam:GetUser `{user}`"))),
+    }
+}
+
+/// Creates `user` with `tags`, attaches `policy_arn` and makes an access key for it. A user left
+/// half made (the attachment or the key failed) is removed again before the error is returned.
+pub async fn create_user_with_key(iam: &Client, user: &str, tags: Vec<Tag>, policy_arn: &str) -> Result<Credentials> {
+    iam.create_user()
+        .user_name(user)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:CreateUser `{user}`")))?;
+    match attach_and_make_key(iam, user, policy_arn).await {
+        Ok(credentials) => Ok(credentials),
+        Err(error) => match remove_user(iam, user).await {
+            Ok(_) => Err(error),
+            Err(cleanup) => Err(error.context(format!(
+                "setting up the IAM user `{user}` failed, and removing it again failed too ({cleanup:#}); `teardown` removes it"
+            ))),
+        },
+    }
+}
+
+async fn attach_and_make_key(iam: &Client, user: &str, policy_arn: &str) -> Result<Credentials> {
+    iam.attach_user_policy()
+        .user_name(user)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:AttachUserPolicy `{user}`")))?;
+    let output = iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:CreateAccessKey `{user}`")))?;
+    let key = output.access_key().ok_or_else(|| anyhow::anyhow!("iam:CreateAccessKey returned no key"))?;
+    Ok(Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "sentinel-tvm-smoke-client"))
+}
+
+/// Deletes the user with its access keys and policy attachments; returns whether there was one
+/// (a user that is not there is fine).
+pub async fn remove_user(iam: &Client, user: &str) -> Result<bool> {
+    if get_user(iam, user).await?.is_none() {
+        return Ok(false);
+    }
+    let keys = iam
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:ListAccessKeys `{user}`")))?;
+    for id in keys.access_key_metadata().iter().filter_map(|key| key.access_key_id()) {
+        iam.delete_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, format_args!("iam:DeleteAccessKey `{user}`")))?;
+    }
+    let attached = iam
+        .list_attached_user_policies()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:ListAttachedUserPolicies `{user}`")))?;
+    for arn in attached.attached_policies().iter().filter_map(|policy| policy.policy_arn()) {
+        iam.detach_user_policy()
+            .user_name(user)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e, format_args!("iam:DetachUserPolicy `{user}`")))?;
+    }
+    iam.delete_user()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e, format_args!("iam:DeleteUser `{user}`")))?;
+    Ok(true)
+}
