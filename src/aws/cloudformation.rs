@@ -223,6 +223,7 @@ fn deployed(stack: &Stack) -> Deployed {
         parameters: pairs(stack.parameters().iter().map(|p| (p.parameter_key(), p.parameter_value())).collect()),
         outputs: pairs(stack.outputs().iter().map(|o| (o.output_key(), o.output_value())).collect()),
         updated: stack.last_updated_time().or(stack.creation_time()).map(|t| t.to_string()),
+        created: stack.creation_time().map(|t| t.to_string()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Waiting on CloudFormation, with bounds: a change set until it is ready, a stack operation
 //! until it settles (streaming its events as they come and keeping every failure), a deletion
-//! until the stack is gone. Polls back off from 200 ms to 2 s.
+//! until the stack is gone. A settled status counts only once a stack-level event of the
+//! operation confirms it (DescribeStacks may still show the status from before the operation).
+//! Polls back off from 200 ms to 2 s.
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,9 @@ use crate::output::Reporter;
 /// CloudFormation's slowest operations here (a Lambda replacement, a role deletion) take minutes.
 const STACK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const CHANGE_SET_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long a settled status is doubted while no stack-level event has come at all: real
+/// CloudFormation writes one within a second or two; an emulator might never write one.
+const UNCONFIRMED_GRACE: Duration = Duration::from_secs(10);
 
 /// How a followed stack operation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +91,8 @@ pub async fn newest_event(cfn: &CloudFormation, stack: &str) -> Result<Option<St
     Ok(cfn.events_since(stack, None).await?.last().map(|event| event.id.clone()))
 }
 
-/// Streams `stack`'s events after `since` until the stack settles. A stack that disappears
-/// (deleted) counts as `DELETE_COMPLETE`.
+/// Streams `stack`'s events after `since` until the stack settles (see [`finished`]). A stack
+/// that disappears (deleted) counts as `DELETE_COMPLETE`.
 pub async fn stack_settled(
     cfn: &CloudFormation,
     out: &Reporter,
@@ -95,6 +100,7 @@ pub async fn stack_settled(
     since: Option<String>,
 ) -> Result<Settled> {
     let mut last_seen = since;
+    let mut stack_event: Option<String> = None;
     let mut failures = Vec::new();
     let mut backoff = Backoff::new();
     loop {
@@ -109,14 +115,18 @@ pub async fn stack_settled(
             if event.is_failure() {
                 failures.push(event.clone());
             }
+            if event.logical_id == stack {
+                stack_event = Some(event.status.clone());
+            }
             last_seen = Some(event.id);
         }
-        let status = cfn.describe(stack).await?.map_or_else(|| "DELETE_COMPLETE".to_string(), |d| d.status);
-        if is_settled(&status) {
+        let described = cfn.describe(stack).await?.map(|d| d.status);
+        if let Some(status) = finished(described.as_deref(), stack_event.as_deref(), backoff.started.elapsed()) {
             out.stack_finished(stack, &status);
             return Ok(Settled { status, failures });
         }
         if backoff.expired(STACK_TIMEOUT) {
+            let status = described.unwrap_or_default();
             bail!(Fixable::new(
                 format!("`{stack}` is still {status} after {} minutes", STACK_TIMEOUT.as_secs() / 60),
                 format!(
@@ -126,6 +136,20 @@ pub async fn stack_settled(
         }
         backoff.wait(progressed).await;
     }
+}
+
+/// The status a followed operation ended in, or `None` while it goes on. `described` is what
+/// DescribeStacks says (`None`: the stack is gone, which is `DELETE_COMPLETE`); `stack_event` the
+/// status of the newest stack-level event since following began; `waited` how long that is.
+///
+/// Right after ExecuteChangeSet or DeleteStack, DescribeStacks can still report the settled
+/// status from before, so a settled status counts once the newest stack-level event agrees with
+/// it. Without any stack-level event after `UNCONFIRMED_GRACE`, a settled status is taken as it is.
+fn finished(described: Option<&str>, stack_event: Option<&str>, waited: Duration) -> Option<String> {
+    let status = described.unwrap_or("DELETE_COMPLETE");
+    let confirmed =
+        status == "DELETE_COMPLETE" || stack_event.map_or(waited >= UNCONFIRMED_GRACE, |event| event == status);
+    (is_settled(status) && confirmed).then(|| status.to_string())
 }
 
 #[cfg(test)]
@@ -147,6 +171,40 @@ mod tests {
             ("UPDATE_ROLLBACK_IN_PROGRESS", false, false),
         ] {
             assert_eq!((is_settled(status), is_success(status)), (settled, success), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_settled_status_counts_once_a_stack_event_confirms_it() {
+        let soon = Duration::from_secs(1);
+        let late = UNCONFIRMED_GRACE;
+        for (described, stack_event, waited, expected) in [
+            // Stale: the operation has not shown up yet.
+            (Some("UPDATE_COMPLETE"), None, soon, None),
+            (Some("REVIEW_IN_PROGRESS"), None, soon, None),
+            (Some("ROLLBACK_COMPLETE"), None, soon, None),
+            (Some("UPDATE_COMPLETE"), Some("UPDATE_IN_PROGRESS"), soon, None),
+            (Some("UPDATE_COMPLETE"), Some("UPDATE_IN_PROGRESS"), late * 6, None),
+            // Going on.
+            (Some("UPDATE_IN_PROGRESS"), Some("UPDATE_IN_PROGRESS"), soon, None),
+            (Some("CREATE_IN_PROGRESS"), None, late * 6, None),
+            (Some("UPDATE_IN_PROGRESS"), Some("UPDATE_COMPLETE"), soon, None),
+            // Over, and the events agree.
+            (Some("UPDATE_COMPLETE"), Some("UPDATE_COMPLETE"), soon, Some("UPDATE_COMPLETE")),
+            (Some("ROLLBACK_COMPLETE"), Some("ROLLBACK_COMPLETE"), soon, Some("ROLLBACK_COMPLETE")),
+            (Some("DELETE_FAILED"), Some("DELETE_FAILED"), soon, Some("DELETE_FAILED")),
+            // Gone.
+            (None, None, soon, Some("DELETE_COMPLETE")),
+            (None, Some("DELETE_IN_PROGRESS"), soon, Some("DELETE_COMPLETE")),
+            (Some("DELETE_COMPLETE"), None, soon, Some("DELETE_COMPLETE")),
+            // No stack-level event at all for long enough: trusted as it is.
+            (Some("UPDATE_COMPLETE"), None, late, Some("UPDATE_COMPLETE")),
+        ] {
+            assert_eq!(
+                finished(described, stack_event, waited).as_deref(),
+                expected,
+                "{described:?} / {stack_event:?} after {waited:?}"
+            );
         }
     }
 }

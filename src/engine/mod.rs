@@ -1,18 +1,23 @@
 //! The deploy engine: applies one wave of stacks (stacks that do not depend on each other) the
 //! way rain and the CDK do. Plan every stack; stop before touching anything if one is blocked;
-//! recreate empty leftovers; create every needed change set at once; show them; ask once (unless
-//! `--yes`); execute them together and follow their events live; and on failure end with what
-//! failed and why. "No changes" is success. `Mode::Preview` is `diff`: the same up to the
-//! question, then every change set (and any stack it had to create) is deleted again.
+//! recreate empty leftovers; create every needed change set at once (if one cannot be made, the
+//! others are removed again); show them; ask once (unless `--yes`); execute them together and
+//! follow their events live until every stack settles; and on failure end with what failed, why,
+//! and what to do about each failed stack's final status. "No changes" is success.
+//! `Mode::Preview` is `diff`: the same up to the question, then every change set (and any stack
+//! it had to create) is deleted again.
 
+mod failure;
 mod follow;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use futures_util::future::{join_all, try_join_all};
 
+use failure::{combined, deploy_failed};
 pub use follow::{Settled, is_settled, is_success};
 
 use crate::aws::cloudformation::{ChangeSet, CloudFormation, StackEvent};
@@ -79,10 +84,11 @@ impl Engine<'_> {
     /// Describes and plans every stack; reports the plan; refuses if any stack is blocked.
     pub async fn plan(&self, desired: &[DesiredStack]) -> Result<Vec<(Action, Option<Deployed>)>> {
         let deployed = try_join_all(desired.iter().map(|stack| self.cfn.describe(&stack.name))).await?;
+        let now = SystemTime::now();
         let planned: Vec<(Action, Option<Deployed>)> = desired
             .iter()
             .zip(deployed)
-            .map(|(stack, deployed)| (plan::plan(self.env, stack, deployed.as_ref()), deployed))
+            .map(|(stack, deployed)| (plan::plan(self.env, stack, deployed.as_ref(), now), deployed))
             .collect();
         for (stack, (action, _)) in desired.iter().zip(&planned) {
             self.out.plan(&stack.name, action);
@@ -123,9 +129,13 @@ impl Engine<'_> {
             .collect();
         try_join_all(recreate.iter().map(|name| self.delete_and_wait(name))).await?;
 
-        let prepared =
-            try_join_all(to_change.into_iter().map(|(stack, action, deployed)| self.prepare(stack, action, deployed)))
-                .await?;
+        let work = to_change
+            .into_iter()
+            .map(|(stack, action, deployed)| (stack.name.clone(), self.prepare(stack, action, deployed)));
+        let prepared = all_or_undo(work, async |prepared: Vec<_>| {
+            self.discard(&prepared.into_iter().filter_map(Result::ok).collect::<Vec<Pending>>()).await;
+        })
+        .await?;
         let mut pending = Vec::new();
         for prepared in prepared {
             match prepared {
@@ -158,7 +168,7 @@ impl Engine<'_> {
     }
 
     /// Creates the change set; `Err` carries the stack back when CloudFormation finds nothing
-    /// to change (the change set is deleted again).
+    /// to change (the change set is deleted again). On error nothing it made is left behind.
     async fn prepare(
         &self,
         desired: DesiredStack,
@@ -168,7 +178,13 @@ impl Engine<'_> {
         let creating = !matches!(action, Action::Update { .. });
         let current_outputs = deployed.map(|d| d.outputs).unwrap_or_default();
         let id = self.cfn.create_change_set(&desired, creating, &change_set_name()).await?;
-        let change_set = follow::change_set_ready(self.cfn, &id, &desired.name).await?;
+        let change_set = match follow::change_set_ready(self.cfn, &id, &desired.name).await {
+            Ok(change_set) => change_set,
+            Err(error) => {
+                self.remove_change_set(&desired.name, &id, creating).await;
+                return Err(error);
+            }
+        };
         if change_set.is_empty_change() {
             self.cfn.delete_change_set(&id).await?;
             let deployed = self.cfn.describe(&desired.name).await?;
@@ -195,22 +211,16 @@ impl Engine<'_> {
         }
     }
 
-    /// Executes every change set at once and follows them; fails with every failure collected.
+    /// Executes every change set at once and follows them all to the end; fails with every
+    /// failure collected, and a hint for each failed stack's final status.
     async fn execute(&self, pending: Vec<Pending>) -> Result<Vec<StackResult>> {
-        let started = try_join_all(pending.iter().map(|p| async {
+        let followed = join_all(pending.iter().map(|p| async {
             let since = follow::newest_event(self.cfn, &p.desired.name).await?;
             self.cfn.execute_change_set(&p.change_set.id).await?;
             self.out
                 .stack_started(&p.desired.name, if p.creating { "CREATE_IN_PROGRESS" } else { "UPDATE_IN_PROGRESS" });
-            Ok::<_, anyhow::Error>(since)
-        }))
-        .await?;
-        let followed = join_all(
-            pending
-                .iter()
-                .zip(started)
-                .map(|(p, since)| follow::stack_settled(self.cfn, self.out, &p.desired.name, since)),
-        );
+            follow::stack_settled(self.cfn, self.out, &p.desired.name, since).await
+        }));
         let names: Vec<&str> = pending.iter().map(|p| p.desired.name.as_str()).collect();
         let settled = tokio::select! {
             settled = followed => settled,
@@ -218,46 +228,59 @@ impl Engine<'_> {
         };
         let mut results = Vec::new();
         let mut failures: Vec<(String, StackEvent)> = Vec::new();
-        let mut failed_stacks = Vec::new();
+        let mut failed_stacks: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
         for (p, settled) in pending.into_iter().zip(settled) {
-            let settled = settled?;
-            if settled.succeeded() {
-                let outputs = self.cfn.describe(&p.desired.name).await?.map(|d| d.outputs).unwrap_or_default();
-                let outcome = if p.creating { StackOutcome::Created } else { StackOutcome::Updated };
-                results.push(StackResult { part: p.desired.part, name: p.desired.name, outcome, outputs });
-            } else {
-                failed_stacks.push(format!("{} ({})", p.desired.name, settled.status));
-                failures.extend(settled.failures.into_iter().map(|event| (p.desired.name.clone(), event)));
+            let name = p.desired.name.clone();
+            match settled {
+                Ok(settled) if settled.succeeded() => match self.cfn.describe(&name).await {
+                    Ok(deployed) => results.push(StackResult {
+                        part: p.desired.part,
+                        name,
+                        outcome: if p.creating { StackOutcome::Created } else { StackOutcome::Updated },
+                        outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
+                    }),
+                    Err(error) => errors.push((name, error)),
+                },
+                Ok(settled) => {
+                    failures.extend(settled.failures.into_iter().map(|event| (name.clone(), event)));
+                    failed_stacks.push((name, settled.status));
+                }
+                Err(error) => errors.push((name, error)),
             }
         }
-        if !failed_stacks.is_empty() {
-            if !failures.is_empty() {
-                self.out.suspend(|| eprint!("{}", render::failure_summary(&failures)));
-            }
-            let cause =
-                failures.first().and_then(|(_, e)| e.reason.clone()).unwrap_or_else(|| "see the events above".into());
-            bail!(Fixable::new(
-                format!("deploying {} failed and CloudFormation rolled back: {cause}", failed_stacks.join(", ")),
-                "fix the cause and run the same command again: a rolled-back stack is updated or recreated automatically"
-            ));
+        if failed_stacks.is_empty() {
+            return match combined(errors) {
+                Some(error) => Err(error),
+                None => Ok(results),
+            };
         }
-        Ok(results)
+        if !failures.is_empty() {
+            self.out.suspend(|| eprint!("{}", render::failure_summary(&failures)));
+        }
+        Err(deploy_failed(&failed_stacks, &failures, combined(errors)).into())
     }
 
     /// Deletes change sets made for a question that was not (or will not be) answered yes, and
     /// the empty stacks CREATE change sets made.
     async fn discard(&self, pending: &[Pending]) {
         for p in pending {
-            let cleanup = async {
-                self.cfn.delete_change_set(&p.change_set.id).await?;
-                if p.creating {
-                    self.cfn.delete_stack(&p.desired.name).await?;
-                }
-                Ok::<_, anyhow::Error>(())
-            };
-            if let Err(error) = cleanup.await {
-                self.out.warn(&format!("could not remove the unused change set of `{}`: {error:#}", p.desired.name));
+            self.remove_change_set(&p.desired.name, &p.change_set.id, p.creating).await;
+        }
+    }
+
+    /// Deletes change set `id` of `stack` (and the stack, if the change set created it); warns
+    /// if that fails.
+    async fn remove_change_set(&self, stack: &str, id: &str, creating: bool) {
+        let cleanup = async {
+            self.cfn.delete_change_set(id).await?;
+            if creating {
+                self.cfn.delete_stack(stack).await?;
             }
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(error) = cleanup.await {
+            self.out.warn(&format!("could not remove the unused change set of `{stack}`: {error:#}"));
         }
     }
 
@@ -293,6 +316,30 @@ fn unchanged(stack: DesiredStack, deployed: Option<Deployed>) -> StackResult {
     }
 }
 
+/// Awaits one piece of `work` per named stack, all at once. If any fails, `undo` gets what the
+/// others produced, and the error names every failure (see [`combined`]).
+async fn all_or_undo<T, F: Future<Output = Result<T>>>(
+    work: impl IntoIterator<Item = (String, F)>,
+    undo: impl AsyncFnOnce(Vec<T>),
+) -> Result<Vec<T>> {
+    let (names, work): (Vec<String>, Vec<F>) = work.into_iter().unzip();
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (name, outcome) in names.into_iter().zip(join_all(work).await) {
+        match outcome {
+            Ok(value) => done.push(value),
+            Err(error) => failed.push((name, error)),
+        }
+    }
+    match combined(failed) {
+        Some(error) => {
+            undo(done).await;
+            Err(error)
+        }
+        None => Ok(done),
+    }
+}
+
 fn interrupted(stacks: &[&str]) -> Interrupted {
     let stacks = stacks.join(", ");
     Interrupted(format!(
@@ -322,5 +369,25 @@ mod tests {
             assert!(name.len() <= 128 && name.starts_with("sentinel-tvm-"), "{name}");
             assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
         }
+    }
+
+    #[tokio::test]
+    async fn when_one_stack_fails_what_the_others_made_is_undone() {
+        use futures_util::future::ready;
+        let undone = std::sync::Mutex::new(Vec::new());
+        let undo = async |made: Vec<u32>| undone.lock().unwrap().extend(made);
+
+        let work = [("a", Ok(1)), ("b", Err(anyhow::anyhow!("no"))), ("c", Ok(3))];
+        let error = all_or_undo(work.map(|(name, outcome)| (name.to_string(), ready(outcome))), undo)
+            .await
+            .expect_err("b failed");
+        assert_eq!(*undone.lock().unwrap(), [1, 3]);
+        assert_eq!(format!("{error:#}"), "no");
+
+        undone.lock().unwrap().clear();
+        let work = [("a", Ok(1)), ("b", Ok(2))];
+        let made = all_or_undo(work.map(|(name, outcome)| (name.to_string(), ready(outcome))), undo).await.unwrap();
+        assert_eq!(made, [1, 2]);
+        assert!(undone.lock().unwrap().is_empty(), "nothing undone when all succeed");
     }
 }
