@@ -129,4 +129,13 @@ pub enum PolicyCommand {
         /// The policy file (YAML).
         file: PathBuf,
     },
+    /// Write a commented starter policy for the environment, to edit and pass as --policy-file.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "policy.yaml")]
+        file: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
 }

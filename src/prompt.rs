@@ -30,6 +30,10 @@ pub trait Prompt: Send + Sync {
     fn select(&self, question: &str, items: &[String], default: usize, flag: &str) -> Result<usize>;
     /// Any of `items`; returns their indexes.
     fn multi_select(&self, question: &str, items: &[String], chosen: &[bool], flag: &str) -> Result<Vec<usize>>;
+    /// Whether questions get answers (a terminal, or a test's script), so it is worth asking.
+    fn interactive(&self) -> bool {
+        false
+    }
 }
 
 /// The prompt for this session: dialoguer when stdin and stderr are terminals and prompting is
@@ -59,6 +63,10 @@ fn cancelled(error: dialoguer::Error) -> anyhow::Error {
 }
 
 impl Prompt for Terminal {
+    fn interactive(&self) -> bool {
+        true
+    }
+
     fn confirm(&self, question: &str, default: bool, _flag: &str) -> Result<bool> {
         dialoguer::Confirm::with_theme(&Self::theme())
             .with_prompt(question)
@@ -157,6 +165,9 @@ impl Scripted {
 }
 
 impl Prompt for Scripted {
+    fn interactive(&self) -> bool {
+        true
+    }
     fn confirm(&self, question: &str, _default: bool, _flag: &str) -> Result<bool> {
         Ok(matches!(self.next(question)?.as_str(), "y" | "yes"))
     }

@@ -215,7 +215,7 @@ fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentC
 }
 
 /// Validates `merged` and fills in defaults.
-fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixable> {
+pub fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, Fixable> {
     let role_prefix = merged.role_prefix.clone().unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
     // The TVM resolves profiles to roles by this prefix and accepts only this set in role names
     // (the contract's profile charset); 40 leaves room for the environment and a profile.

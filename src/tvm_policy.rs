@@ -41,6 +41,11 @@ pub fn validate_file(path: &Path) -> Result<policy::Policy> {
     policy::parse(&text).map_err(|error| invalid(&path.display().to_string(), &error).into())
 }
 
+/// Checks policy text the installer generated.
+pub fn validate_text(text: &str) -> Result<policy::Policy> {
+    policy::parse(text).map_err(|error| invalid("the generated policy", &error).into())
+}
+
 /// The text to deploy: the smoke rule, then the user's rules.
 pub fn for_deploy(env: &str, user: &UserPolicy, smoke_principals: &[String]) -> Result<String> {
     let parsed = policy::parse(&user.text).map_err(|error| invalid(&user.source, &error))?;
@@ -88,6 +93,52 @@ pub fn starter(env: &str, account_id: &str, deploy: &Deploy) -> String {
         "\n  - name: account-principals\n    effect: allow\n    reason: principals of this account that hold the client policy\n    max_server_duration: 1h\n    conditions:\n      profiles: [{}]\n      accounts: [\"{account_id}\"]\n",
         profiles.join(", ")
     ));
+    text
+}
+
+/// `policy init`: the starter policy for `env` with comments that explain the format and
+/// examples to adapt. Without a known account no rule is active (every request is denied until
+/// one is added): a guessed account would grant nothing, or the wrong thing. Comments count
+/// toward the deployed policy's 4096 bytes, so they are brief.
+pub fn commented_starter(env: &str, account_id: Option<&str>, profiles: &[String]) -> String {
+    let header = [
+        format!("# TVM policy for environment `{env}`: which callers get which protected profiles."),
+        "# Rules are read top to bottom; the first whose conditions all match decides; no match".into(),
+        "# denies. Format: docs/POLICY.md. Check: `sentinel-tvm policy validate FILE`.".into(),
+        "version: \"1\"".into(),
+    ];
+    let rules = match account_id {
+        Some(account) if !profiles.is_empty() => vec![
+            "rules:".to_string(),
+            "  # Principals of this account that hold the client policy, for at most an hour.".into(),
+            "  - name: account-principals".into(),
+            "    effect: allow".into(),
+            "    reason: principals of this account that hold the client policy".into(),
+            "    max_server_duration: 1h".into(),
+            "    conditions:".into(),
+            format!("      profiles: [{}]", profiles.join(", ")),
+            format!("      accounts: [\"{account}\"]"),
+        ],
+        _ => vec!["# No rule is active yet: every request is denied until you add one.".into(), "rules: []".into()],
+    };
+    let examples = [
+        "  # Examples to adapt:".to_string(),
+        "  #  - name: no-contractors".into(),
+        "  #    effect: deny".into(),
+        "  #    reason: contractors have no production access".into(),
+        "  #    conditions:".into(),
+        format!("  #      profiles: [{env}-prod]"),
+        "  #      principals: [\"arn:aws:sts::111122223333:assumed-role/Contractors/*\"]".into(),
+        "  #  - name: ops-office-hours".into(),
+        "  #    effect: allow".into(),
+        "  #    max_server_duration: 1h".into(),
+        "  #    conditions:".into(),
+        format!("  #      profiles: [{env}-prod]"),
+        "  #      users: [alice, bob]".into(),
+        "  #      time: {days: [monday, tuesday, wednesday, thursday, friday], hours: {start: \"08:00\", end: \"18:00\"}, timezone: Europe/London}".into(),
+    ];
+    let mut text = header.into_iter().chain(rules).chain(examples).collect::<Vec<_>>().join("\n");
+    text.push('\n');
     text
 }
 
@@ -142,6 +193,31 @@ mod tests {
     fn a_starter_without_protected_profiles_has_no_rules_of_its_own() {
         let text = starter("main", "111122223333", &deploy(&[]));
         assert!(policy::parse(&text).unwrap().rules.is_empty());
+    }
+
+    #[test]
+    fn the_commented_starter_is_valid_and_grants_only_with_a_known_account() {
+        let profiles = vec!["main-prod".to_string(), "main-billing".to_string()];
+        let with_account = commented_starter("main", Some("111122223333"), &profiles);
+        let policy = policy::parse(&with_account).unwrap();
+        assert_eq!(policy.rules.len(), 1, "{with_account}");
+        assert_eq!(policy.rules[0].conditions.profiles.as_deref(), Some(&profiles[..]));
+        assert!(with_account.starts_with("# TVM policy for environment `main`"), "{with_account}");
+        assert!(with_account.contains("#  - name: ops-office-hours"), "{with_account}");
+        for unknown in [commented_starter("main", None, &profiles), commented_starter("main", Some("1"), &[])] {
+            assert!(policy::parse(&unknown).unwrap().rules.is_empty(), "{unknown}");
+            assert!(unknown.contains("every request is denied"), "{unknown}");
+        }
+        // Uncommenting the examples gives a valid policy too.
+        let uncommented =
+            with_account.replace("  #  - ", "  - ").replace("  #    ", "    ").replace("  #      ", "      ");
+        assert_eq!(policy::parse(&uncommented).unwrap().rules.len(), 3, "{uncommented}");
+        let deployed = for_deploy(
+            "main",
+            &UserPolicy { text: with_account, source: "init".into() },
+            &["arn:aws:iam::111122223333:user/deployer".into()],
+        );
+        assert!(deployed.is_ok(), "{deployed:?}");
     }
 
     #[test]

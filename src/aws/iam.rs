@@ -97,3 +97,47 @@ pub async fn remove_user(iam: &Client, user: &str) -> Result<bool> {
         .map_err(|e| sdk_error(e, format_args!("iam:DeleteUser `{user}`")))?;
     Ok(true)
 }
+
+/// The roles and users `install` offers as invokers: what people and CI run as, without AWS's
+/// service roles or sentinel-tvm's own. At most `limit` of each, by name.
+pub async fn invoker_candidates(iam: &Client, role_prefix: &str, limit: usize) -> Result<(Vec<String>, Vec<String>)> {
+    let mut roles = Vec::new();
+    let mut pages = iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error(e, "iam:ListRoles"))?;
+        roles.extend(
+            page.roles()
+                .iter()
+                .filter(|r| !r.path().starts_with("/aws-service-role/") && !r.path().starts_with("/service-role/"))
+                .map(|r| r.role_name().to_string()),
+        );
+    }
+    let mut users = Vec::new();
+    let mut pages = iam.list_users().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error(e, "iam:ListUsers"))?;
+        users.extend(page.users().iter().map(|u| u.user_name().to_string()));
+    }
+    Ok((offered(roles, role_prefix, limit), offered(users, role_prefix, limit)))
+}
+
+/// Sorted, without sentinel-tvm's own (its execution roles, protected roles and smoke user), at
+/// most `limit`.
+fn offered(mut names: Vec<String>, role_prefix: &str, limit: usize) -> Vec<String> {
+    names.retain(|name| !name.starts_with("sentinel-tvm-") && !name.starts_with(role_prefix));
+    names.sort_by_key(|name| name.to_lowercase());
+    names.truncate(limit);
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentinel_tvm_s_own_principals_are_not_offered() {
+        let names = ["ci", "sentinel-tvm-main-execution", "SentinelProtected-main-prod", "Admin", "deploy"];
+        let offered = offered(names.map(String::from).into(), "SentinelProtected-", 2);
+        assert_eq!(offered, ["Admin", "ci"]);
+    }
+}

@@ -1,16 +1,32 @@
 //! `sentinel-tvm install`: save the settings, build, deploy every stack, report the endpoint.
 //! On an environment that already exists it is an upgrade: only what changed is applied.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::deploy;
+use super::preflight;
 use super::session::Session;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::Mode;
-use crate::error::Outcome;
+use crate::error::{Fixable, Outcome};
+use crate::prompt::Cancelled;
+use crate::wizard;
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
-    let session = Session::open(global, &args.deploy.settings).await?;
+    let (mut session, answers) = Session::open_asking(global, &args.deploy.settings, true).await?;
+    require_protected_profiles(&session)?;
+    if !preflight::run(&session).await? {
+        return Ok(Outcome::Refused);
+    }
+    if wizard::asked_anything(&answers) {
+        if !confirm_summary(&session)? {
+            session.out.note("nothing was created");
+            session.out.json(serde_json::json!({"type": "result", "command": "install", "outcome": "declined"}));
+            return Ok(Outcome::Refused);
+        }
+        // The summary was the one confirmation of a first install: no question per wave.
+        session.yes = true;
+    }
     session.save_config()?;
     let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;
     let report = deploy::run(&session, Mode::Apply, &artifact).await?;
@@ -19,6 +35,29 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
     }
     finish(&session, "install", &report);
     smoke_test_unless_skipped(&session, args).await
+}
+
+/// A TVM exists to guard protected roles: installing one without naming any is a mistake, so
+/// without a terminal to ask on it is an error naming the flag and the key.
+fn require_protected_profiles(session: &Session) -> Result<()> {
+    if session.merged.protect.is_none() {
+        bail!(Fixable::new(
+            format!("no protected profiles given for `{}`", session.env()),
+            "pass `--protect NAME[=POLICY_ARN,…]` (repeatable; config key `protect`), or run `sentinel-tvm install` on a terminal to be asked",
+        ));
+    }
+    Ok(())
+}
+
+/// Shows what a first install creates and asks once.
+fn confirm_summary(session: &Session) -> Result<bool> {
+    let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    session.out.data(&wizard::summary(&session.settings, &session.identity.account_id, &region));
+    let question = format!("Create environment `{}` with these settings?", session.env());
+    match session.out.suspend(|| session.prompt.confirm(&question, true, "--yes")) {
+        Err(error) if error.is::<Cancelled>() => Ok(false),
+        answer => answer,
+    }
 }
 
 /// The smoke test that ends every applying command, unless `--skip-smoke-test`.

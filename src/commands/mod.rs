@@ -3,6 +3,7 @@
 mod deploy;
 mod install;
 mod policy;
+mod preflight;
 mod session;
 mod smoke_client;
 mod smoke_test;
@@ -25,5 +26,6 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::SmokeTest(args) => smoke_test::run(global, args).await,
         Command::Teardown => teardown::run(global).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(file),
+        Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, file, *force),
     }
 }

@@ -8,7 +8,9 @@ use anyhow::{Result, bail};
 use aws_config::SdkConfig;
 
 use crate::aws::cloudformation::CloudFormation;
+use crate::aws::iam::invoker_candidates;
 use crate::aws::identity::{Identity, caller_identity};
+use crate::aws::residue::Names;
 use crate::aws::s3::S3;
 use crate::aws::sdk_config;
 use crate::cli::GlobalArgs;
@@ -17,8 +19,9 @@ use crate::engine::Engine;
 use crate::error::Fixable;
 use crate::output::Reporter;
 use crate::prompt::{self, Prompt};
-use crate::settings::{Selection, Settings, Sources, saved_connection};
+use crate::settings::{Override, Selection, Settings, Sources, saved_connection};
 use crate::smoke::{saved_smoke_principals, smoke_principals};
+use crate::wizard;
 
 pub struct Session {
     pub settings: Settings,
@@ -37,23 +40,39 @@ pub struct Session {
 
 impl Session {
     pub async fn open(global: &GlobalArgs, flags: &EnvironmentConfig) -> Result<Session> {
+        Ok(Self::open_asking(global, flags, false).await?.0)
+    }
+
+    /// As `open`; with `ask` (install) and a terminal, first asks for the environment, region
+    /// and deploy settings that neither flags, environment nor file give. Returns the answers
+    /// (all `None` when nothing was asked).
+    pub async fn open_asking(
+        global: &GlobalArgs,
+        flags: &EnvironmentConfig,
+        ask: bool,
+    ) -> Result<(Session, EnvironmentConfig)> {
         let out = Reporter::new(global.output);
+        let prompt = prompt::for_session(!global.yes && !global.non_interactive);
+        let ask = ask && prompt.interactive();
         let config_path = config::path(global.config.as_deref());
         let config_file = config::load(&config_path)?;
-        let selection = Selection {
+        let mut selection = Selection {
             env: global.env.clone(),
             profile: global.profile.clone(),
             region: global.region.clone(),
             endpoint_url: global.endpoint_url.clone(),
         };
-        let environment = |name: &str| std::env::var(name).ok();
-        let sources = Sources { selection: &selection, flags, environment: &environment, file: config_file.as_ref() };
-        let (settings, overrides) = sources.resolve()?;
-        for o in &overrides {
-            out.note(&format!("{} overrides `{}` from {}", o.flag, o.key, config_path.display()));
+        let file = config_file.as_ref();
+        if ask && needs_env_name(&selection, flags, file) {
+            selection.env = Some(out.suspend(|| wizard::ask_env(prompt.as_ref()))?);
         }
-        let merged = sources.merged(&settings.env).0;
-        let sdk = sdk_config(&settings.connection).await;
+        let (mut settings, _, _) = resolve(&selection, flags, file)?;
+        let mut sdk = sdk_config(&settings.connection).await;
+        if ask && sdk.region().is_none() {
+            selection.region = Some(out.suspend(|| wizard::ask_region(prompt.as_ref()))?);
+            settings = resolve(&selection, flags, file)?.0;
+            sdk = sdk_config(&settings.connection).await;
+        }
         let Some(region) = sdk.region().map(|r| r.to_string()) else {
             bail!(Fixable::new(
                 "no AWS region is configured",
@@ -65,19 +84,20 @@ impl Session {
             "account {} ({}) as {}, region {region}, environment `{}`",
             identity.account_id, identity.partition, identity.arn, settings.env
         ));
-        if let Some(expected) =
-            settings.deploy.expected_account.as_deref().filter(|expected| *expected != identity.account_id)
-        {
-            bail!(Fixable::new(
-                format!(
-                    "these credentials are for account {}, but environment `{}` belongs to account {expected}",
-                    identity.account_id, settings.env
-                ),
-                "use credentials for the right account (`--profile`), or change `expected_account` if the environment really moved",
-            ));
+        check_account(&settings, &identity)?;
+        let answers = if ask {
+            let given = resolve(&selection, flags, file)?.2;
+            let offer = invoker_offer(&sdk, &settings.deploy.role_prefix, &out).await;
+            out.suspend(|| wizard::ask_settings(prompt.as_ref(), &settings.env, &given, &offer))?
+        } else {
+            EnvironmentConfig::default()
+        };
+        let flags = with_answers(flags, &answers);
+        let (settings, overrides, merged) = resolve(&selection, &flags, file)?;
+        for o in &overrides {
+            out.note(&format!("{} overrides `{}` from {}", o.flag, o.key, config_path.display()));
         }
-        let prompt = prompt::for_session(!global.yes && !global.non_interactive);
-        Ok(Session {
+        let session = Session {
             settings,
             sdk,
             identity,
@@ -88,11 +108,22 @@ impl Session {
             config_file,
             merged,
             selection,
-        })
+        };
+        Ok((session, answers))
     }
 
     pub fn env(&self) -> &str {
         &self.settings.env
+    }
+
+    /// The physical names this environment's stacks create.
+    pub fn names(&self) -> Names {
+        Names {
+            env: self.env().to_string(),
+            role_prefix: self.settings.deploy.role_prefix.clone(),
+            account_id: self.identity.account_id.clone(),
+            region: self.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        }
     }
 
     pub fn cloudformation(&self) -> CloudFormation {
@@ -137,4 +168,64 @@ impl Session {
         self.out.note(&format!("saved the settings of `{}` to {}", self.env(), self.config_path.display()));
         Ok(())
     }
+}
+
+/// Settings, the notices due, and the file's section with the flags over it.
+fn resolve(
+    selection: &Selection,
+    flags: &EnvironmentConfig,
+    file: Option<&ConfigFile>,
+) -> Result<(Settings, Vec<Override>, EnvironmentConfig)> {
+    let environment = |name: &str| std::env::var(name).ok();
+    let sources = Sources { selection, flags, environment: &environment, file };
+    let (settings, overrides) = sources.resolve()?;
+    let merged = sources.merged(&settings.env).0;
+    Ok((settings, overrides, merged))
+}
+
+/// No `--env`, no SENTINEL_TVM_ENV, and no single environment in the file to fall back to.
+fn needs_env_name(selection: &Selection, flags: &EnvironmentConfig, file: Option<&ConfigFile>) -> bool {
+    let environment = |name: &str| std::env::var(name).ok();
+    selection.env.is_none()
+        && environment("SENTINEL_TVM_ENV").is_none()
+        && Sources { selection, flags, environment: &environment, file }.env_name().is_err()
+}
+
+/// Refuses credentials for another account than the environment's.
+fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
+    if let Some(expected) = settings.deploy.expected_account.as_deref().filter(|e| *e != identity.account_id) {
+        bail!(Fixable::new(
+            format!(
+                "these credentials are for account {}, but environment `{}` belongs to account {expected}",
+                identity.account_id, settings.env
+            ),
+            "use credentials for the right account (`--profile`), or change `expected_account` if the environment really moved",
+        ));
+    }
+    Ok(())
+}
+
+/// The roles and users to offer as invokers; none (with a warning) when they cannot be listed.
+async fn invoker_offer(sdk: &SdkConfig, role_prefix: &str, out: &Reporter) -> wizard::Offer {
+    match invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await {
+        Ok((roles, users)) => wizard::Offer { roles, users },
+        Err(error) => {
+            out.warn(&format!("cannot list IAM roles and users to offer as invokers ({error:#}); add them later with --invoker-role/--invoker-user"));
+            wizard::Offer::default()
+        }
+    }
+}
+
+/// The flags with the wizard's answers filling what they left open.
+fn with_answers(flags: &EnvironmentConfig, answers: &EnvironmentConfig) -> EnvironmentConfig {
+    let mut combined = flags.clone();
+    macro_rules! fill {
+        ($($field:ident),*) => {$(
+            if combined.$field.is_none() {
+                combined.$field = answers.$field.clone();
+            }
+        )*};
+    }
+    fill!(architecture, protect, invoker_roles, invoker_users, invoker_groups, policy_file, log_retention_days);
+    combined
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::session::Session;
 use super::status::environment_stacks;
 use crate::aws::iam;
-use crate::aws::residue::{Leftover, Names, Residue};
+use crate::aws::residue::{Leftover, Residue};
 use crate::cli::GlobalArgs;
 use crate::config::EnvironmentConfig;
 use crate::error::Outcome;
@@ -53,12 +53,7 @@ async fn smoke_client_user(iam: &aws_sdk_iam::Client, env: &str) -> Result<Optio
 /// Deletes the log group the Lambda made outside its stack, then lists everything still named
 /// for the environment, stacks included.
 async fn remaining(session: &Session) -> Result<Vec<Leftover>> {
-    let names = Names {
-        env: session.env().to_string(),
-        role_prefix: session.settings.deploy.role_prefix.clone(),
-        account_id: session.identity.account_id.clone(),
-        region: session.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-    };
+    let names = session.names();
     let residue = Residue::new(&session.sdk, session.s3());
     let lambda_log_group = names.log_groups()[0].clone();
     if residue.log_group_exists(&lambda_log_group).await? {

@@ -116,3 +116,28 @@ fn bad_settings_are_refused_before_anything_reaches_aws() {
     assert_eq!(run.status.code(), Some(2));
     assert!(stderr(&run).contains("line 4") && stderr(&run).contains("colour"), "{}", stderr(&run));
 }
+
+#[test]
+fn policy_init_writes_a_valid_starter_from_the_saved_settings_and_never_overwrites() {
+    let dir = scratch("policy-init");
+    let fresh = sentinel_tvm_in(&dir, &["policy", "init"]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", stderr(&fresh));
+    assert!(stdout(&fresh).contains("starter policy for `main` with 0 active rules"), "{}", stdout(&fresh));
+    let validate = sentinel_tvm_in(&dir, &["policy", "validate", "policy.yaml"]);
+    assert_eq!(validate.status.code(), Some(0), "{}", stderr(&validate));
+
+    let again = sentinel_tvm_in(&dir, &["policy", "init"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already exists") && stderr(&again).contains("--force"), "{}", stderr(&again));
+
+    std::fs::write(
+        dir.join("sentinel-tvm.yaml"),
+        "environments:\n  dev:\n    expected_account: '111122223333'\n    protect: [app, db=arn:aws:iam::aws:policy/ReadOnlyAccess]\n",
+    )
+    .unwrap();
+    let saved = sentinel_tvm_in(&dir, &["policy", "init", "--force"]);
+    assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+    let text = std::fs::read_to_string(dir.join("policy.yaml")).unwrap();
+    assert!(text.contains("profiles: [dev-app, dev-db]") && text.contains("accounts: [\"111122223333\"]"), "{text}");
+    assert!(stdout(&saved).contains("`dev` with 1 active rule;"), "{}", stdout(&saved));
+}

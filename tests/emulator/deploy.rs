@@ -76,10 +76,11 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     };
 
     // install creates every stack and saves the settings
-    let install = run(&["install", "--architecture", "x86_64", "--lambda-zip", &zip, "--skip-smoke-test"]);
+    let install =
+        run(&["install", "--architecture", "x86_64", "--protect", "app", "--lambda-zip", &zip, "--skip-smoke-test"]);
     install.assert_code(0);
     let created = outcomes(&install.result());
-    assert_eq!(created.len(), 6, "{created:?}");
+    assert_eq!(created.len(), 7, "{created:?}");
     assert!(created.values().all(|o| o == "created"), "{created:?}");
     let saved = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).expect("the config is saved");
     assert!(saved.contains(&format!("  {env}:")) && saved.contains("architecture: x86_64"), "{saved}");
@@ -88,7 +89,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     let status = run(&["status"]);
     status.assert_code(0);
     let stacks = status.of_type("stack");
-    assert_eq!(stacks.len(), 6);
+    assert_eq!(stacks.len(), 7);
     assert!(stacks.iter().all(|s| s["status"].as_str().unwrap().ends_with("_COMPLETE")), "{stacks:?}");
     let endpoint = status.result()["endpoint"].as_str().unwrap().to_string();
     assert!(endpoint.starts_with(&format!("{}/_aws/execute-api/", emulator.endpoint)), "{endpoint}");
@@ -142,7 +143,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     {
         assert!(kinds.contains(&kind), "{kind} not found before teardown: {found:?}");
     }
-    assert_eq!(found.iter().filter(|l| l.kind == "IAM role").count(), 2, "execution and smoke roles: {found:?}");
+    assert_eq!(found.iter().filter(|l| l.kind == "IAM role").count(), 3, "execution, smoke and app roles: {found:?}");
 
     let teardown = run(&["teardown"]);
     teardown.assert_code(0);
@@ -278,11 +279,24 @@ async fn a_stack_sentinel_tvm_did_not_create_is_never_touched() {
 
     let run = emulator.sentinel_tvm(
         &dir,
-        &["--env", &env, "--yes", "install", "--architecture", "x86_64", "--lambda-zip", &header_only_lambda_zip()],
+        &[
+            "--env",
+            &env,
+            "--yes",
+            "install",
+            "--architecture",
+            "x86_64",
+            "--protect",
+            "app",
+            "--lambda-zip",
+            &header_only_lambda_zip(),
+        ],
     );
 
-    run.assert_code(2);
-    assert!(run.stderr.contains("sentinel-tvm did not create it") && run.stderr.contains("hint:"), "{}", run.stderr);
+    // The pre-flight check finds it before anything is touched.
+    run.assert_code(1);
+    assert!(run.stderr.contains("not made by sentinel-tvm") && run.stderr.contains("fix:"), "{}", run.stderr);
+    assert!(run.stdout.contains("pre-flight check failed (stacks)"), "{}", run.stdout);
     assert!(
         cfn.describe_stacks().stack_name(Part::Artifacts.stack_name(&env)).send().await.is_err(),
         "nothing was created"

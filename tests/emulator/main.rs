@@ -7,7 +7,9 @@ mod support;
 
 mod deploy;
 mod harness;
+mod permissions;
 mod rendering;
 mod smoke;
 mod tvm;
 mod upgrade;
+mod wizard;

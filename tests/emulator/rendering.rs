@@ -26,6 +26,8 @@ async fn an_upgrade_of_one_stack_reads_as_its_change_set_and_events() {
                 "install",
                 "--architecture",
                 "x86_64",
+                "--protect",
+                "app",
                 "--lambda-zip",
                 &zip,
                 "--skip-smoke-test",

@@ -128,6 +128,7 @@ impl Emulator {
             .env("AWS_REGION", REGION)
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
             .stdin(std::process::Stdio::null())
             .output()

@@ -1,0 +1,109 @@
+//! The checks `install` makes before it touches any stack, each printed as a one-line verdict
+//! with its fix: credentials, account, region, that the caller may create what the templates
+//! need, the policy as it would be deployed, that every existing stack of the environment is
+//! sentinel-tvm's, and no leftover log group in the way (offered for deletion). The verdicts themselves are `crate::preflight`.
+
+use anyhow::Result;
+
+use super::session::Session;
+use crate::aws::residue::Residue;
+use crate::error::Fixable;
+use crate::plan::Deployed;
+use crate::preflight::{self, Verdict};
+use crate::prompt::Cancelled;
+use crate::stacks::{Part, stack_prefix};
+use crate::tvm_policy::{self, MAX_POLICY_BYTES};
+
+/// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
+pub async fn run(session: &Session) -> Result<bool> {
+    let identity = &session.identity;
+    let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let stacks = session.cloudformation().list(&stack_prefix(session.env())).await?;
+    let verdicts = vec![
+        preflight::credentials(&identity.arn),
+        preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
+        preflight::region(&region),
+        permissions(session).await,
+        policy(session),
+        preflight::ownership(session.env(), &stacks),
+        log_group(session, &stacks).await?,
+    ];
+    for verdict in &verdicts {
+        session.out.json(verdict.json());
+        session.out.note(verdict.line().trim_end());
+    }
+    let failed = preflight::failures(&verdicts);
+    if let Some(first) = failed.first() {
+        let names: Vec<&str> = failed.iter().map(|v| v.check).collect();
+        session.out.json(
+            serde_json::json!({"type": "result", "command": "install", "outcome": "preflight-failed", "failed": names}),
+        );
+        session.out.data(&format!(
+            "install: pre-flight check failed ({}); nothing was changed. First fix: {}\n",
+            names.join(", "),
+            first.fix.as_deref().unwrap_or("see above")
+        ));
+    }
+    Ok(failed.is_empty())
+}
+
+/// The simulation of what the templates need; a check that cannot run is a warning, not a stop.
+async fn permissions(session: &Session) -> Verdict {
+    match crate::aws::permissions::check(&session.sdk, &session.identity.arn).await {
+        Ok(verdict) => verdict,
+        Err(error) => Verdict::warn(
+            "permissions",
+            format!("could not be checked: {error:#}"),
+            "grant iam:SimulatePrincipalPolicy to check them before deploying, or read the deployer permissions in docs/LAMBDA_TVM_DEPLOYMENT.md",
+        ),
+    }
+}
+
+/// The policy as it would be deployed: valid, and small enough.
+fn policy(session: &Session) -> Verdict {
+    let (env, deploy) = (session.env(), &session.settings.deploy);
+    let deployed = tvm_policy::user_policy(env, &session.identity.account_id, deploy)
+        .and_then(|user| tvm_policy::for_deploy(env, &user, &session.smoke_principals()));
+    match deployed {
+        Ok(text) => Verdict::pass("policy", format!("valid, {} of {MAX_POLICY_BYTES} bytes as deployed", text.len())),
+        Err(error) => match error.downcast_ref::<Fixable>() {
+            Some(fixable) => Verdict::fail("policy", fixable.message.clone(), fixable.hint.clone()),
+            None => Verdict::fail("policy", format!("{error:#}"), "fix the policy file, or leave out --policy-file"),
+        },
+    }
+}
+
+/// A leftover Lambda log group (only matters while the API stack does not exist): deleted when
+/// the user agrees (or `--yes`), else a failed verdict.
+async fn log_group(session: &Session, stacks: &[Deployed]) -> Result<Verdict> {
+    let api = Part::Api.stack_name(session.env());
+    let names = session.names();
+    let [lambda_log_group, _] = names.log_groups();
+    if stacks.iter().any(|s| s.name == api) {
+        return Ok(Verdict::pass("log group", format!("{lambda_log_group} belongs to the existing API stack")));
+    }
+    let residue = Residue::new(&session.sdk, session.s3());
+    if !residue.log_group_exists(&lambda_log_group).await? {
+        return Ok(preflight::leftover_log_group(&lambda_log_group, false));
+    }
+    let verdict = preflight::leftover_log_group(&lambda_log_group, true);
+    if !delete_agreed(session, &verdict)? {
+        return Ok(verdict);
+    }
+    residue.delete_log_group(&lambda_log_group).await?;
+    Ok(Verdict::pass("log group", format!("deleted the leftover {lambda_log_group}")))
+}
+
+fn delete_agreed(session: &Session, verdict: &Verdict) -> Result<bool> {
+    if session.yes {
+        return Ok(true);
+    }
+    if !session.prompt.interactive() {
+        return Ok(false);
+    }
+    let question = format!("{}. Delete it?", verdict.detail);
+    match session.out.suspend(|| session.prompt.confirm(&question, true, "--yes")) {
+        Err(error) if error.is::<Cancelled>() => Ok(false),
+        answer => answer,
+    }
+}

@@ -1,0 +1,312 @@
+//! The first-install conversation: the questions `install` asks on a terminal for what neither
+//! flags, environment nor the config file give, and the summary confirmed before anything is
+//! created. Everything goes through `Prompt`, so tests script it; answers are validated by the
+//! same rules as flags (`settings`). Reading AWS (the roles and users offered as invokers) is the
+//! caller's job: this module never touches AWS.
+
+use anyhow::Result;
+
+use crate::config::{Architecture, EnvironmentConfig};
+use crate::prompt::Prompt;
+use crate::settings::{self, LOG_RETENTION_DAYS, SMOKE_PROFILE, Settings};
+
+/// The region offered when none is configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The environment name offered for a first install.
+pub const DEFAULT_ENV: &str = "main";
+
+/// What the installer knows and may offer.
+#[derive(Debug, Clone, Default)]
+pub struct Offer {
+    /// IAM roles that could invoke the TVM, by name.
+    pub roles: Vec<String>,
+    /// IAM users that could invoke the TVM, by name.
+    pub users: Vec<String>,
+}
+
+/// Asks for the environment name.
+pub fn ask_env(prompt: &dyn Prompt) -> Result<String> {
+    let valid = |answer: &str| settings::validate_env_name(answer).map_err(|f| format!("{} ({})", f.message, f.hint));
+    prompt.input(
+        "Environment name (part of every stack, role and bucket name)",
+        Some(DEFAULT_ENV),
+        "--env NAME",
+        &valid,
+    )
+}
+
+/// Asks for the region to deploy to.
+pub fn ask_region(prompt: &dyn Prompt) -> Result<String> {
+    let valid = |answer: &str| {
+        if is_region(answer) { Ok(()) } else { Err(format!("`{answer}` is not a region like eu-west-2")) }
+    };
+    prompt.input("AWS region to deploy to", Some(DEFAULT_REGION), "--region REGION", &valid)
+}
+
+/// Asks for each deploy setting `given` (the file's section with the flags over it) lacks, and
+/// returns the answers alone (every other field `None`).
+pub fn ask_settings(
+    prompt: &dyn Prompt,
+    env: &str,
+    given: &EnvironmentConfig,
+    offer: &Offer,
+) -> Result<EnvironmentConfig> {
+    let mut answers = EnvironmentConfig::default();
+    if given.architecture.is_none() {
+        answers.architecture = Some(ask_architecture(prompt)?);
+    }
+    if given.protect.is_none() {
+        answers.protect = Some(ask_protect(prompt, env, given)?);
+    }
+    let no_invokers = given.invoker_roles.is_none() && given.invoker_users.is_none() && given.invoker_groups.is_none();
+    if no_invokers && !(offer.roles.is_empty() && offer.users.is_empty()) {
+        let (roles, users) = ask_invokers(prompt, offer)?;
+        answers.invoker_roles = Some(roles);
+        answers.invoker_users = Some(users);
+    }
+    if given.policy_file.is_none() {
+        answers.policy_file = ask_policy_file(prompt)?;
+    }
+    if given.log_retention_days.is_none() {
+        answers.log_retention_days = Some(ask_log_retention(prompt)?);
+    }
+    Ok(answers)
+}
+
+/// Whether `answers` holds anything: a first install asked something, so it ends with the
+/// summary and one confirmation instead of a question per wave.
+pub fn asked_anything(answers: &EnvironmentConfig) -> bool {
+    *answers != EnvironmentConfig::default()
+}
+
+fn ask_architecture(prompt: &dyn Prompt) -> Result<Architecture> {
+    let items = ["arm64 (Graviton: cheaper, the default)".to_string(), "x86_64".to_string()];
+    let chosen = prompt.select("Lambda architecture", &items, 0, "--architecture arm64|x86_64")?;
+    Ok(if chosen == 1 { Architecture::X86_64 } else { Architecture::Arm64 })
+}
+
+/// Space-separated `NAME` or `NAME=POLICY_ARN[,POLICY_ARN…]`, checked as `--protect` is.
+fn ask_protect(prompt: &dyn Prompt, env: &str, given: &EnvironmentConfig) -> Result<Vec<String>> {
+    let valid = |answer: &str| {
+        let entries = split_protect(answer);
+        if entries.is_empty() {
+            return Err("name at least one profile to protect: the TVM exists to guard them".to_string());
+        }
+        let trial = EnvironmentConfig { protect: Some(entries), ..given.clone() };
+        settings::deploy_settings(env, &trial).map(|_| ()).map_err(|f| format!("{} ({})", f.message, f.hint))
+    };
+    let question = format!(
+        "Profiles to protect, space-separated: NAME or NAME=POLICY_ARN[,POLICY_ARN…] (clients ask for {env}-NAME; `{SMOKE_PROFILE}` is always added)"
+    );
+    let answer = prompt.input(&question, None, "--protect NAME[=POLICY_ARN,…]", &valid)?;
+    Ok(split_protect(&answer))
+}
+
+fn split_protect(answer: &str) -> Vec<String> {
+    answer.split_whitespace().map(str::to_string).collect()
+}
+
+/// Roles and users chosen from the offer (none is a valid answer: attach the client policy later).
+fn ask_invokers(prompt: &dyn Prompt, offer: &Offer) -> Result<(Vec<String>, Vec<String>)> {
+    let items: Vec<String> = offer
+        .roles
+        .iter()
+        .map(|r| format!("role/{r}"))
+        .chain(offer.users.iter().map(|u| format!("user/{u}")))
+        .collect();
+    let chosen = prompt.multi_select(
+        "Who may call the TVM? (space toggles, enter accepts; none: attach the client policy yourself later)",
+        &items,
+        &vec![false; items.len()],
+        "--invoker-role NAME / --invoker-user NAME",
+    )?;
+    let (mut roles, mut users) = (Vec::new(), Vec::new());
+    for index in chosen {
+        match items[index].split_once('/') {
+            Some(("role", name)) => roles.push(name.to_string()),
+            Some((_, name)) => users.push(name.to_string()),
+            None => {}
+        }
+    }
+    Ok((roles, users))
+}
+
+/// A policy file that passes validation, or `None` for the generated starter policy.
+fn ask_policy_file(prompt: &dyn Prompt) -> Result<Option<std::path::PathBuf>> {
+    let valid = |answer: &str| {
+        if answer.trim().is_empty() {
+            return Ok(());
+        }
+        crate::tvm_policy::validate_file(std::path::Path::new(answer.trim())).map(|_| ()).map_err(|e| format!("{e:#}"))
+    };
+    let answer = prompt.input(
+        "TVM policy file (empty: a generated starter policy; `sentinel-tvm policy init` writes one to edit)",
+        Some(""),
+        "--policy-file FILE",
+        &valid,
+    )?;
+    Ok(Some(answer.trim()).filter(|a| !a.is_empty()).map(Into::into))
+}
+
+fn ask_log_retention(prompt: &dyn Prompt) -> Result<u32> {
+    let items: Vec<String> = LOG_RETENTION_DAYS.iter().map(|d| format!("{d} days")).collect();
+    let default = LOG_RETENTION_DAYS.iter().position(|d| *d == 90).unwrap_or(0);
+    let chosen =
+        prompt.select("Keep the decision log and access log for", &items, default, "--log-retention-days N")?;
+    Ok(LOG_RETENTION_DAYS[chosen])
+}
+
+/// What a first install is about to create, for the one confirmation.
+pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
+    let d = &settings.deploy;
+    let env = &settings.env;
+    let mut text = format!("environment `{env}` in account {account_id}, region {region}\n");
+    text.push_str(&format!("  architecture     {}\n", d.architecture.as_str()));
+    for profile in &d.protected {
+        let policies = if profile.managed_policy_arns.is_empty() {
+            "no permissions".to_string()
+        } else {
+            profile.managed_policy_arns.join(", ")
+        };
+        text.push_str(&format!(
+            "  protects         {env}-{} → role {}{env}-{} ({policies})\n",
+            profile.name, d.role_prefix, profile.name
+        ));
+    }
+    let invokers: Vec<String> = d
+        .invokers
+        .roles
+        .iter()
+        .map(|r| format!("role/{r}"))
+        .chain(d.invokers.users.iter().map(|u| format!("user/{u}")))
+        .chain(d.invokers.groups.iter().map(|g| format!("group/{g}")))
+        .collect();
+    let invokers =
+        if invokers.is_empty() { "nobody yet (attach the client policy later)".into() } else { invokers.join(", ") };
+    text.push_str(&format!("  may call the TVM {invokers}\n"));
+    let policy = d.policy_file.as_ref().map_or("the generated starter policy".into(), |p| p.display().to_string());
+    text.push_str(&format!("  policy           {policy}\n"));
+    text.push_str(&format!("  logs kept        {} days\n", d.log_retention_days));
+    text
+}
+
+/// `eu-west-2`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`: letters, a direction, a number.
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.as_slice() {
+        [area, rest @ .., number] if !rest.is_empty() && rest.len() <= 2 => {
+            area.len() == 2
+                && letters(area)
+                && rest.iter().all(letters)
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::Scripted;
+
+    fn offer() -> Offer {
+        Offer { roles: vec!["Developers".into(), "ci".into()], users: vec!["alice".into()] }
+    }
+
+    #[test]
+    fn a_first_install_asks_everything_and_returns_the_answers() {
+        let script = Scripted::new(&[
+            "x86_64",
+            "prod=arn:aws:iam::aws:policy/ReadOnlyAccess billing",
+            "role/ci,user/alice",
+            "",
+            "30 days",
+        ]);
+        let answers = ask_settings(&script, "main", &EnvironmentConfig::default(), &offer()).unwrap();
+        assert_eq!(
+            answers,
+            EnvironmentConfig {
+                architecture: Some(Architecture::X86_64),
+                protect: Some(vec!["prod=arn:aws:iam::aws:policy/ReadOnlyAccess".into(), "billing".into()]),
+                invoker_roles: Some(vec!["ci".into()]),
+                invoker_users: Some(vec!["alice".into()]),
+                log_retention_days: Some(30),
+                ..Default::default()
+            }
+        );
+        assert!(asked_anything(&answers));
+        assert_eq!(script.asked.lock().unwrap().len(), 5);
+    }
+
+    #[test]
+    fn only_what_is_missing_is_asked() {
+        let given = EnvironmentConfig {
+            architecture: Some(Architecture::Arm64),
+            protect: Some(vec!["prod".into()]),
+            invoker_roles: Some(vec![]),
+            policy_file: Some("policy.yaml".into()),
+            ..Default::default()
+        };
+        let script = Scripted::new(&["90 days"]);
+        let answers = ask_settings(&script, "main", &given, &offer()).unwrap();
+        assert_eq!(answers, EnvironmentConfig { log_retention_days: Some(90), ..Default::default() });
+        assert_eq!(script.asked.lock().unwrap().len(), 1, "{:?}", script.asked.lock().unwrap());
+
+        let everything = EnvironmentConfig { log_retention_days: Some(7), ..given };
+        let silent = Scripted::new(&[]);
+        assert!(!asked_anything(&ask_settings(&silent, "main", &everything, &offer()).unwrap()));
+    }
+
+    #[test]
+    fn with_nobody_to_offer_the_invoker_question_is_skipped() {
+        let script = Scripted::new(&["arm64 (Graviton: cheaper, the default)", "app", "", "90 days"]);
+        let answers = ask_settings(&script, "dev", &EnvironmentConfig::default(), &Offer::default()).unwrap();
+        assert_eq!(answers.invoker_roles, None);
+        assert_eq!(answers.architecture, Some(Architecture::Arm64));
+    }
+
+    #[test]
+    fn answers_are_checked_like_flags() {
+        for bad in ["", "smoke", "db_admin", "prod=ReadOnlyAccess", "a a"] {
+            let script = Scripted::new(&["x86_64", bad]);
+            let error = ask_settings(&script, "main", &EnvironmentConfig::default(), &offer()).unwrap_err();
+            assert!(error.to_string().contains("is invalid"), "{bad}: {error:#}");
+        }
+        for bad in ["Main", "main-eu", "x".repeat(17).as_str()] {
+            assert!(ask_env(&Scripted::new(&[bad])).is_err(), "{bad}");
+        }
+        assert_eq!(ask_env(&Scripted::new(&["dev2"])).unwrap(), "dev2");
+        let missing = Scripted::new(&["x86_64", "app", "", "/nonexistent/policy.yaml"]);
+        let error = ask_settings(&missing, "main", &EnvironmentConfig::default(), &offer()).unwrap_err();
+        assert!(error.to_string().contains("cannot read"), "{error:#}");
+    }
+
+    #[test]
+    fn the_summary_names_every_role_to_be_created() {
+        let selection = settings::Selection { env: Some("main".into()), ..Default::default() };
+        let flags = EnvironmentConfig {
+            protect: Some(vec!["prod=arn:aws:iam::aws:policy/ReadOnlyAccess".into()]),
+            invoker_roles: Some(vec!["Developers".into()]),
+            ..Default::default()
+        };
+        let none = |_: &str| None;
+        let sources = settings::Sources { selection: &selection, flags: &flags, environment: &none, file: None };
+        let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2");
+        assert_eq!(
+            text,
+            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n"
+        );
+    }
+
+    #[test]
+    fn regions_look_like_regions() {
+        for good in ["eu-west-2", "us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "il-central-1"] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in ["", "eu", "eu-west", "EU-WEST-2", "eu-west-2a", "europe-west-2", "eu--2", "eu-west-2-"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
+}
