@@ -82,6 +82,34 @@ pub enum Command {
     /// Work with TVM policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The optional Service Control Policy: show its document, or simulate it.
+    #[command(subcommand)]
+    Scp(ScpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScpCommand {
+    /// Print the exact SCP document that would be deployed (JSON).
+    Show(ScpArgs),
+    /// Simulate the SCP (iam:SimulateCustomPolicy): the TVM must be allowed, the caller and an
+    /// arbitrary role denied, each break-glass role allowed.
+    Check(ScpArgs),
+}
+
+/// The SCP of an installed environment, or, without one, of these ARNs.
+#[derive(Debug, Args)]
+pub struct ScpArgs {
+    /// The TVM's execution role ARN, instead of reading it from the installed environment (no
+    /// AWS call is made by `show` then).
+    #[arg(long, value_name = "ARN")]
+    pub execution_role_arn: Option<String>,
+
+    /// The TVM function's ARN, for the strict variant (with --execution-role-arn).
+    #[arg(long, value_name = "ARN")]
+    pub function_arn: Option<String>,
+
+    #[command(flatten, next_help_heading = "Deploy settings (each also a key of sentinel-tvm.yaml)")]
+    pub settings: EnvironmentConfig,
 }
 
 /// Settings for deploying (each also a key of the config file) and where the code comes from.

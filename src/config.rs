@@ -136,6 +136,61 @@ pub struct EnvironmentConfig {
     #[arg(long = "smoke-principal", value_name = "ARN_PATTERN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub smoke_principals: Option<Vec<String>>,
+
+    /// The Service Control Policy that makes assuming protected roles around the TVM impossible:
+    /// `enforce` deploys it, `audit` only counts such attempts (a metric filter and alarm on a
+    /// CloudTrail log group) [default: off].
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scp_mode: Option<ScpMode>,
+
+    /// An organizational unit (ou-…) or account the SCP is attached to (repeatable; required for
+    /// `enforce`, never the root by default).
+    #[arg(long = "scp-target", value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scp_targets: Option<Vec<String>>,
+
+    /// A role the SCP still lets assume protected roles directly, for emergencies (repeatable;
+    /// required for `enforce` unless --no-break-glass).
+    #[arg(long = "break-glass-role-arn", value_name = "ARN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass_role_arns: Option<Vec<String>>,
+
+    /// Enforce the SCP without any break-glass role.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_break_glass: Option<bool>,
+
+    /// The strict SCP: the execution role's own credentials are denied outside the TVM function
+    /// (`lambda:SourceFunctionArn`) [default: false].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scp_strict: Option<bool>,
+
+    /// AWS named profile for the organization's management account (or a delegated
+    /// administrator), where the SCP stack lives [default: the same credentials].
+    #[arg(long, value_name = "PROFILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_profile: Option<String>,
+
+    /// The CloudTrail log group `audit` watches (required for `audit`).
+    #[arg(long, value_name = "LOG_GROUP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trail_log_group: Option<String>,
+
+    /// An SNS topic the `audit` alarm notifies [default: none].
+    #[arg(long, value_name = "TOPIC_ARN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm_topic_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScpMode {
+    #[default]
+    Off,
+    Audit,
+    Enforce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::aws::Connection;
-use crate::config::{Architecture, ConfigFile, EnvironmentConfig};
+use crate::config::{Architecture, ConfigFile, EnvironmentConfig, ScpMode};
 use crate::error::Fixable;
 
 pub const SMOKE_PROFILE: &str = "smoke";
@@ -43,6 +43,19 @@ pub struct Deploy {
     pub require_source_identity: bool,
     /// As saved; the deploying principal is added when deploying (`Session::smoke_principals`).
     pub smoke_principals: Vec<String>,
+    pub scp: Scp,
+}
+
+/// The optional Service Control Policy, validated for its mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scp {
+    pub mode: ScpMode,
+    pub targets: Vec<String>,
+    pub break_glass_role_arns: Vec<String>,
+    pub strict: bool,
+    pub org_profile: Option<String>,
+    pub trail_log_group: Option<String>,
+    pub alarm_topic_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +223,14 @@ fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentC
         require_source_identity: pick!(require_source_identity, "require_source_identity", "--require-source-identity"),
         // A list that only grows: the file's entries and the flags' together.
         smoke_principals: union(&file.smoke_principals, &flags.smoke_principals),
+        scp_mode: pick!(scp_mode, "scp_mode", "--scp-mode"),
+        scp_targets: pick!(scp_targets, "scp_targets", "--scp-target"),
+        break_glass_role_arns: pick!(break_glass_role_arns, "break_glass_role_arns", "--break-glass-role-arn"),
+        no_break_glass: pick!(no_break_glass, "no_break_glass", "--no-break-glass"),
+        scp_strict: pick!(scp_strict, "scp_strict", "--scp-strict"),
+        org_profile: pick!(org_profile, "org_profile", "--org-profile"),
+        trail_log_group: pick!(trail_log_group, "trail_log_group", "--trail-log-group"),
+        alarm_topic_arn: pick!(alarm_topic_arn, "alarm_topic_arn", "--alarm-topic-arn"),
     };
     (merged, overrides)
 }
@@ -331,7 +352,74 @@ pub fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, 
         throttling_rate_limit,
         require_source_identity: merged.require_source_identity.unwrap_or(true),
         smoke_principals: merged.smoke_principals.clone().unwrap_or_default(),
+        scp: scp_settings(merged)?,
     })
+}
+
+/// The SCP settings, each required for the mode that uses it.
+fn scp_settings(merged: &EnvironmentConfig) -> Result<Scp, Fixable> {
+    let scp = Scp {
+        mode: merged.scp_mode.unwrap_or_default(),
+        targets: merged.scp_targets.clone().unwrap_or_default(),
+        break_glass_role_arns: merged.break_glass_role_arns.clone().unwrap_or_default(),
+        strict: merged.scp_strict.unwrap_or(false),
+        org_profile: merged.org_profile.clone(),
+        trail_log_group: merged.trail_log_group.clone(),
+        alarm_topic_arn: merged.alarm_topic_arn.clone().filter(|arn| !arn.is_empty()),
+    };
+    if let Some(target) = scp.targets.iter().find(|t| !is_scp_target(t)) {
+        return Err(invalid(
+            "--scp-target",
+            "scp_targets",
+            target,
+            "a target is an OU (`ou-ab12-cd34ef56`), an account (12 digits) or, explicitly, the root (`r-ab12`)",
+        ));
+    }
+    if let Some(arn) = scp.break_glass_role_arns.iter().find(|arn| !crate::scp::is_role_arn(arn)) {
+        return Err(invalid(
+            "--break-glass-role-arn",
+            "break_glass_role_arns",
+            arn,
+            "a role ARN like `arn:aws:iam::111122223333:role/BreakGlass`",
+        ));
+    }
+    if let Some(topic) = scp.alarm_topic_arn.as_deref().filter(|t| !t.starts_with("arn:") || !t.contains(":sns:")) {
+        return Err(invalid(
+            "--alarm-topic-arn",
+            "alarm_topic_arn",
+            topic,
+            "an SNS topic ARN like `arn:aws:sns:eu-west-2:111122223333:security`",
+        ));
+    }
+    match scp.mode {
+        ScpMode::Enforce if scp.targets.is_empty() => Err(Fixable::new(
+            "`scp_mode: enforce` needs the OUs or accounts to attach the SCP to",
+            "name each with `--scp-target ID` (config key `scp_targets`); the root is never chosen for you",
+        )),
+        ScpMode::Enforce if scp.break_glass_role_arns.is_empty() && merged.no_break_glass != Some(true) => {
+            Err(Fixable::new(
+                "`scp_mode: enforce` without a break-glass role would leave no way around the TVM in an emergency",
+                "name one with `--break-glass-role-arn ARN` (config key `break_glass_role_arns`), or pass `--no-break-glass` if that is what you want",
+            ))
+        }
+        ScpMode::Audit if scp.trail_log_group.is_none() => Err(Fixable::new(
+            "`scp_mode: audit` needs the CloudTrail log group to watch",
+            "name it with `--trail-log-group NAME` (config key `trail_log_group`)",
+        )),
+        _ => Ok(scp),
+    }
+}
+
+/// `ou-…`, 12 digits, or `r-…`.
+fn is_scp_target(id: &str) -> bool {
+    let lower_alnum = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if let Some(rest) = id.strip_prefix("ou-") {
+        return rest.split_once('-').is_some_and(|(root, ou)| lower_alnum(root) && lower_alnum(ou));
+    }
+    if let Some(root) = id.strip_prefix("r-") {
+        return lower_alnum(root);
+    }
+    is_account_id(id)
 }
 
 /// Both lists, each entry once, in their order; `None` when both are.
@@ -660,6 +748,80 @@ mod tests {
         for bad in ["127.0.0.1:4566", "ftp://x", "http://", "http:// x", "localhost"] {
             let error = resolve(with(bad), EnvironmentConfig::default(), None, &[]).unwrap_err();
             assert!(error.message.contains("not a valid endpoint URL"), "{bad}: {}", error.message);
+        }
+    }
+
+    #[test]
+    fn scp_settings_require_what_their_mode_uses() {
+        let enforce = |extra: EnvironmentConfig| EnvironmentConfig { scp_mode: Some(ScpMode::Enforce), ..extra };
+        let target = Some(vec!["ou-ab12-cd34ef56".to_string()]);
+        let glass = Some(vec!["arn:aws:iam::111122223333:role/BreakGlass".to_string()]);
+        for (flags, expected) in [
+            (enforce(EnvironmentConfig::default()), Err("--scp-target")),
+            (
+                enforce(EnvironmentConfig { scp_targets: target.clone(), ..Default::default() }),
+                Err("--break-glass-role-arn"),
+            ),
+            (
+                enforce(EnvironmentConfig {
+                    scp_targets: target.clone(),
+                    no_break_glass: Some(true),
+                    ..Default::default()
+                }),
+                Ok(0),
+            ),
+            (
+                enforce(EnvironmentConfig {
+                    scp_targets: target.clone(),
+                    break_glass_role_arns: glass.clone(),
+                    ..Default::default()
+                }),
+                Ok(1),
+            ),
+            (
+                enforce(EnvironmentConfig { scp_targets: Some(vec!["prod-ou".into()]), ..Default::default() }),
+                Err("--scp-target"),
+            ),
+            (
+                enforce(EnvironmentConfig {
+                    scp_targets: target,
+                    break_glass_role_arns: Some(vec!["BreakGlass".into()]),
+                    ..Default::default()
+                }),
+                Err("--break-glass-role-arn"),
+            ),
+            (EnvironmentConfig { scp_mode: Some(ScpMode::Audit), ..Default::default() }, Err("--trail-log-group")),
+            (
+                EnvironmentConfig {
+                    scp_mode: Some(ScpMode::Audit),
+                    trail_log_group: Some("trail".into()),
+                    ..Default::default()
+                },
+                Ok(0),
+            ),
+            (EnvironmentConfig::default(), Ok(0)),
+        ] {
+            let result = resolve(env("main"), flags.clone(), None, &[]);
+            match expected {
+                Ok(break_glass) => {
+                    let scp = result.unwrap_or_else(|e| panic!("{flags:?}: {e:?}")).0.deploy.scp;
+                    assert_eq!(scp.break_glass_role_arns.len(), break_glass, "{flags:?}");
+                }
+                Err(flag) => {
+                    let error = result.expect_err("must be refused");
+                    assert!(error.message.contains(flag) || error.hint.contains(flag), "{flag}: {error:?}");
+                }
+            }
+        }
+        for (id, valid) in [
+            ("ou-ab12-cd34ef56", true),
+            ("111122223333", true),
+            ("r-ab12", true),
+            ("ou-ab12", false),
+            ("OU-AB12-CD34", false),
+            ("r-", false),
+        ] {
+            assert_eq!(is_scp_target(id), valid, "{id}");
         }
     }
 

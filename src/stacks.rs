@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::ScpMode;
 use crate::settings::Deploy;
 
 /// Every template in `stacks/`, by file name. A template not listed here is never deployed; a
@@ -17,6 +18,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("api.yaml", include_str!("../stacks/api.yaml")),
     ("client-policy.yaml", include_str!("../stacks/client-policy.yaml")),
     ("protected-role.yaml", include_str!("../stacks/protected-role.yaml")),
+    ("scp.yaml", include_str!("../stacks/scp.yaml")),
+    ("scp-audit.yaml", include_str!("../stacks/scp-audit.yaml")),
 ];
 
 /// Tag keys every stack carries.
@@ -34,6 +37,11 @@ pub enum Part {
     ClientPolicy,
     /// A protected role, by profile name (without the environment prefix).
     ProtectedRole(String),
+    /// `scp_mode: audit`: a metric filter and alarm on the CloudTrail log group, in this account.
+    ScpAudit,
+    /// `scp_mode: enforce`: the SCP, in the organization's management account. Never one of
+    /// `parts()`: it deploys after them, with the organization's credentials.
+    Scp,
 }
 
 impl Part {
@@ -46,6 +54,8 @@ impl Part {
             Part::Api => "api.yaml",
             Part::ClientPolicy => "client-policy.yaml",
             Part::ProtectedRole(_) => "protected-role.yaml",
+            Part::ScpAudit => "scp-audit.yaml",
+            Part::Scp => "scp.yaml",
         }
     }
 
@@ -70,6 +80,8 @@ impl Part {
             "execution-role" => Part::ExecutionRole,
             "api" => Part::Api,
             "client-policy" => Part::ClientPolicy,
+            "scp-audit" => Part::ScpAudit,
+            "scp" => Part::Scp,
             other => Part::ProtectedRole(other.strip_prefix("protected-").filter(|p| !p.is_empty())?.to_string()),
         })
     }
@@ -80,7 +92,8 @@ impl Part {
         match self {
             Part::Artifacts | Part::Policy | Part::ExecutionRole => 0,
             Part::Api | Part::ProtectedRole(_) => 1,
-            Part::ClientPolicy => 2,
+            Part::ClientPolicy | Part::ScpAudit => 2,
+            Part::Scp => 3,
         }
     }
 
@@ -139,19 +152,21 @@ pub fn parts(deploy: &Deploy) -> Vec<Part> {
     let mut parts = vec![Part::Artifacts, Part::Policy, Part::ExecutionRole, Part::Api];
     parts.extend(deploy.protected.iter().map(|profile| Part::ProtectedRole(profile.name.clone())));
     parts.push(Part::ClientPolicy);
+    if deploy.scp.mode == ScpMode::Audit {
+        parts.push(Part::ScpAudit);
+    }
     parts
 }
 
 /// Stacks deployed for `env` whose part the settings no longer have: protected roles whose
-/// `--protect` entry was removed. They are deleted, or a retired profile's role would stay
-/// assumable by the TVM. Only protected roles retire; the other parts always exist.
+/// `--protect` entry was removed (or a retired profile's role would stay assumable by the TVM),
+/// and the audit stack when `scp_mode` is no longer `audit`. The other parts always exist; the
+/// SCP stack, in the management account, is retired by `commands::scp`.
 pub fn retired<'a>(env: &str, parts: &[Part], deployed: &'a [String]) -> Vec<&'a str> {
+    let optional = |part: &Part| matches!(part, Part::ProtectedRole(_) | Part::ScpAudit);
     deployed
         .iter()
-        .filter(|name| {
-            Part::from_stack_name(env, name)
-                .is_some_and(|part| matches!(part, Part::ProtectedRole(_)) && !parts.contains(&part))
-        })
+        .filter(|name| Part::from_stack_name(env, name).is_some_and(|part| optional(&part) && !parts.contains(&part)))
         .map(String::as_str)
         .collect()
 }
@@ -167,6 +182,8 @@ pub struct Inputs<'a> {
     pub policy_text: &'a str,
     /// `lambda/<sha256>.zip`, once the code is uploaded.
     pub artifact_key: Option<&'a str>,
+    /// The SCP document (`crate::scp::document`), once the stacks it names are deployed.
+    pub scp_document: Option<&'a str>,
     /// Outputs of the stacks this part depends on.
     pub outputs: &'a Outputs,
 }
@@ -233,6 +250,22 @@ impl Inputs<'_> {
                 ("AttachToUsers", d.invokers.users.join(",")),
                 ("AttachToGroups", d.invokers.groups.join(",")),
             ]),
+            Part::ScpAudit => p.extend([
+                ("TrailLogGroupName", d.scp.trail_log_group.clone().unwrap_or_default()),
+                // CloudWatch Logs takes a wildcard only at the end of a value: this account's roles.
+                (
+                    "ProtectedRolePattern",
+                    format!("arn:{}:iam::{}:role/{}{env}-*", self.partition, self.account_id, d.role_prefix),
+                ),
+                ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
+                ("AlarmTopicArn", d.scp.alarm_topic_arn.clone().unwrap_or_default()),
+            ]),
+            Part::Scp => {
+                let document = self
+                    .scp_document
+                    .ok_or_else(|| MissingInput { part: "scp".into(), output: "the SCP document".into() })?;
+                p.extend([("PolicyDocument", document.to_string()), ("TargetIds", d.scp.targets.join(","))]);
+            }
             Part::ProtectedRole(profile) => {
                 let policies = d.protected.iter().find(|p| &p.name == profile).map(|p| p.managed_policy_arns.join(","));
                 p.extend([
@@ -348,6 +381,9 @@ mod tests {
     fn each_template_declares_exactly_the_parameters_the_installer_passes() {
         let deploy = deploy(EnvironmentConfig {
             protect: Some(vec!["prod=arn:aws:iam::aws:policy/ReadOnlyAccess".into()]),
+            scp_mode: Some(ScpMode::Audit),
+            trail_log_group: Some("cloudtrail".into()),
+            scp_targets: Some(vec!["ou-ab12-cd34ef56".into()]),
             ..Default::default()
         });
         let outputs = all_outputs();
@@ -358,9 +394,13 @@ mod tests {
             partition: "aws",
             policy_text: "version: \"1\"\nrules: []\n",
             artifact_key: Some("lambda/0000000000000000000000000000000000000000000000000000000000000000.zip"),
+            scp_document: Some("{}"),
             outputs: &outputs,
         };
-        for part in parts(&deploy) {
+        let every_part: Vec<Part> = parts(&deploy).into_iter().chain([Part::Scp]).collect();
+        let templates: std::collections::BTreeSet<&str> = every_part.iter().map(Part::template_file).collect();
+        assert_eq!(templates.len(), TEMPLATES.len(), "every template is some part's");
+        for part in every_part {
             let declared = head(part.template()).parameters;
             let passed = inputs.parameters(&part).unwrap();
             let declared_names: Vec<&String> = declared.keys().collect();
@@ -387,6 +427,7 @@ mod tests {
             partition: "aws",
             policy_text: "",
             artifact_key: None,
+            scp_document: Some("{}"),
             outputs: &outputs,
         };
         assert_eq!(
@@ -405,6 +446,8 @@ mod tests {
             Part::Api,
             Part::ClientPolicy,
             Part::ProtectedRole("smoke".into()),
+            Part::ScpAudit,
+            Part::Scp,
         ] {
             let name = part.stack_name("main");
             assert!(name.starts_with("sentinel-tvm-main-"), "{name}");
@@ -428,6 +471,7 @@ mod tests {
                 partition: "aws",
                 policy_text: "x",
                 artifact_key: Some("lambda/x.zip"),
+                scp_document: Some("{}"),
                 outputs: &outputs,
             };
             assert_eq!(inputs.parameters(&smoke).unwrap()["RequireSourceIdentity"], expected, "{flag:?}");
@@ -437,7 +481,7 @@ mod tests {
     }
 
     #[test]
-    fn only_protected_roles_no_longer_configured_retire() {
+    fn only_optional_parts_no_longer_configured_retire() {
         let deploy = deploy(EnvironmentConfig { protect: Some(vec!["prod".into()]), ..Default::default() });
         let deployed: Vec<String> = [
             "sentinel-tvm-main-api",
@@ -446,10 +490,23 @@ mod tests {
             "sentinel-tvm-main-protected-billing",
             "sentinel-tvm-main-protected-",
             "sentinel-tvm-mainx-protected-old",
+            "sentinel-tvm-main-scp-audit",
+            "sentinel-tvm-main-scp",
         ]
         .map(String::from)
         .into();
-        assert_eq!(retired("main", &parts(&deploy), &deployed), ["sentinel-tvm-main-protected-billing"]);
+        assert_eq!(
+            retired("main", &parts(&deploy), &deployed),
+            ["sentinel-tvm-main-protected-billing", "sentinel-tvm-main-scp-audit"],
+            "the SCP stack is retired by commands::scp, in the management account"
+        );
+        let audit = self::deploy(EnvironmentConfig {
+            protect: Some(vec!["prod".into(), "billing".into()]),
+            scp_mode: Some(ScpMode::Audit),
+            trail_log_group: Some("trail".into()),
+            ..Default::default()
+        });
+        assert!(retired("main", &parts(&audit), &deployed).is_empty());
     }
 
     #[test]
@@ -466,6 +523,7 @@ mod tests {
             partition: "aws-cn",
             policy_text: "x",
             artifact_key: Some("lambda/x.zip"),
+            scp_document: Some("{}"),
             outputs: &outputs,
         };
         assert_eq!(inputs.other_account_role_arns(), ["arn:aws-cn:iam::444455556666:role/SentinelProtected-main-*"]);
@@ -492,6 +550,7 @@ mod tests {
                 partition: "aws",
                 policy_text: "x",
                 artifact_key: Some("lambda/x.zip"),
+                scp_document: Some("{}"),
                 outputs: &available,
             };
             assert!(inputs.parameters(&part).is_ok(), "{} needs a part of its own or a later wave", part.label());

@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::config::{Architecture, EnvironmentConfig};
+use crate::config::{Architecture, EnvironmentConfig, ScpMode};
 use crate::prompt::Prompt;
 use crate::settings::{self, LOG_RETENTION_DAYS, SMOKE_PROFILE, Settings};
 
@@ -22,6 +22,9 @@ pub struct Offer {
     pub roles: Vec<String>,
     /// IAM users that could invoke the TVM, by name.
     pub users: Vec<String>,
+    /// Organizational units and accounts the SCP could be attached to: `(id, "path (kind)")`.
+    /// Empty when the organization cannot be read: the IDs are typed then.
+    pub scp_targets: Vec<(String, String)>,
 }
 
 /// Asks for the environment name.
@@ -70,7 +73,109 @@ pub fn ask_settings(
     if given.log_retention_days.is_none() {
         answers.log_retention_days = Some(ask_log_retention(prompt)?);
     }
+    if given.scp_mode.is_none() {
+        ask_scp(prompt, given, offer, &mut answers)?;
+    }
     Ok(answers)
+}
+
+/// Whether to guard the protected roles with the SCP (or only audit), and what it needs.
+fn ask_scp(
+    prompt: &dyn Prompt,
+    given: &EnvironmentConfig,
+    offer: &Offer,
+    answers: &mut EnvironmentConfig,
+) -> Result<()> {
+    let items = [
+        "off: only the protected roles' trust policies guard them (the default)".to_string(),
+        "audit: count assumptions around the TVM (a metric and alarm on your CloudTrail log group)".to_string(),
+        "enforce: an SCP denies them (needs the organization's management account)".to_string(),
+    ];
+    let mode = match prompt.select("Service Control Policy", &items, 0, "--scp-mode off|audit|enforce")? {
+        1 => ScpMode::Audit,
+        2 => ScpMode::Enforce,
+        _ => ScpMode::Off,
+    };
+    answers.scp_mode = Some(mode);
+    match mode {
+        ScpMode::Off => {}
+        ScpMode::Audit if given.trail_log_group.is_none() => {
+            let valid =
+                |answer: &str| if answer.trim().is_empty() { Err("name the log group".to_string()) } else { Ok(()) };
+            let group = prompt.input("CloudTrail log group to watch", None, "--trail-log-group NAME", &valid)?;
+            answers.trail_log_group = Some(group.trim().to_string());
+        }
+        ScpMode::Audit => {}
+        ScpMode::Enforce => {
+            if given.scp_targets.is_none() {
+                answers.scp_targets = Some(ask_scp_targets(prompt, offer)?);
+            }
+            if given.break_glass_role_arns.is_none() && given.no_break_glass.is_none() {
+                let arns = ask_break_glass(prompt)?;
+                answers.no_break_glass = arns.is_empty().then_some(true);
+                answers.break_glass_role_arns = Some(arns);
+            }
+            if given.scp_strict.is_none() {
+                let question = "Also deny the execution role's credentials outside the TVM function (strict)?";
+                answers.scp_strict = Some(prompt.confirm(question, false, "--scp-strict")?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ask_scp_targets(prompt: &dyn Prompt, offer: &Offer) -> Result<Vec<String>> {
+    if offer.scp_targets.is_empty() {
+        let valid = |answer: &str| {
+            let ids: Vec<&str> = answer.split_whitespace().collect();
+            match ids.iter().find(|id| !crate::scp_preflight::target_id_is_valid(id)) {
+                _ if ids.is_empty() => Err("name at least one OU or account".to_string()),
+                Some(bad) => Err(format!("`{bad}` is not an OU (ou-…) or account (12 digits)")),
+                None => Ok(()),
+            }
+        };
+        let answer =
+            prompt.input("OUs or accounts to attach the SCP to, space-separated", None, "--scp-target ID", &valid)?;
+        return Ok(answer.split_whitespace().map(str::to_string).collect());
+    }
+    let items: Vec<String> = offer.scp_targets.iter().map(|(id, label)| format!("{label} {id}")).collect();
+    loop {
+        let chosen = prompt.multi_select(
+            "Attach the SCP to (space toggles; the root is never chosen for you)",
+            &items,
+            &vec![false; items.len()],
+            "--scp-target ID",
+        )?;
+        if !chosen.is_empty() {
+            return Ok(chosen.into_iter().map(|i| offer.scp_targets[i].0.clone()).collect());
+        }
+    }
+}
+
+/// Space-separated role ARNs; none only after saying so.
+fn ask_break_glass(prompt: &dyn Prompt) -> Result<Vec<String>> {
+    let valid = |answer: &str| match answer.split_whitespace().find(|arn| !crate::scp::is_role_arn(arn)) {
+        Some(bad) => Err(format!("`{bad}` is not a role ARN like arn:aws:iam::111122223333:role/BreakGlass")),
+        None => Ok(()),
+    };
+    loop {
+        let answer = prompt.input(
+            "Break-glass roles the SCP still lets assume protected roles, space-separated ARNs (empty: none)",
+            None,
+            "--break-glass-role-arn ARN / --no-break-glass",
+            &valid,
+        )?;
+        let arns: Vec<String> = answer.split_whitespace().map(str::to_string).collect();
+        if !arns.is_empty()
+            || prompt.confirm(
+                "No break-glass role: nobody can get around the TVM in an emergency. Sure?",
+                false,
+                "--no-break-glass",
+            )?
+        {
+            return Ok(arns);
+        }
+    }
 }
 
 /// Whether `answers` holds anything: a first install asked something, so it ends with the
@@ -187,6 +292,18 @@ pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
     let policy = d.policy_file.as_ref().map_or("the generated starter policy".into(), |p| p.display().to_string());
     text.push_str(&format!("  policy           {policy}\n"));
     text.push_str(&format!("  logs kept        {} days\n", d.log_retention_days));
+    let scp = &d.scp;
+    let scp_line = match scp.mode {
+        ScpMode::Off => "off".to_string(),
+        ScpMode::Audit => format!("audit: an alarm on {}", scp.trail_log_group.as_deref().unwrap_or("?")),
+        ScpMode::Enforce => format!(
+            "enforce{} on {}; break glass: {}",
+            if scp.strict { " (strict)" } else { "" },
+            scp.targets.join(", "),
+            if scp.break_glass_role_arns.is_empty() { "none".into() } else { scp.break_glass_role_arns.join(", ") }
+        ),
+    };
+    text.push_str(&format!("  scp              {scp_line}\n"));
     text
 }
 
@@ -212,7 +329,11 @@ mod tests {
     use crate::prompt::Scripted;
 
     fn offer() -> Offer {
-        Offer { roles: vec!["Developers".into(), "ci".into()], users: vec!["alice".into()] }
+        Offer {
+            roles: vec!["Developers".into(), "ci".into()],
+            users: vec!["alice".into()],
+            scp_targets: vec![("ou-ab12-cd34ef56".into(), "Root/Workloads (OU)".into())],
+        }
     }
 
     #[test]
@@ -223,6 +344,7 @@ mod tests {
             "role/ci,user/alice",
             "",
             "30 days",
+            "off: only the protected roles' trust policies guard them (the default)",
         ]);
         let answers = ask_settings(&script, "main", &EnvironmentConfig::default(), &offer()).unwrap();
         assert_eq!(
@@ -233,11 +355,12 @@ mod tests {
                 invoker_roles: Some(vec!["ci".into()]),
                 invoker_users: Some(vec!["alice".into()]),
                 log_retention_days: Some(30),
+                scp_mode: Some(ScpMode::Off),
                 ..Default::default()
             }
         );
         assert!(asked_anything(&answers));
-        assert_eq!(script.asked.lock().unwrap().len(), 5);
+        assert_eq!(script.asked.lock().unwrap().len(), 6);
     }
 
     #[test]
@@ -247,6 +370,7 @@ mod tests {
             protect: Some(vec!["prod".into()]),
             invoker_roles: Some(vec![]),
             policy_file: Some("policy.yaml".into()),
+            scp_mode: Some(ScpMode::Off),
             ..Default::default()
         };
         let script = Scripted::new(&["90 days"]);
@@ -261,7 +385,13 @@ mod tests {
 
     #[test]
     fn with_nobody_to_offer_the_invoker_question_is_skipped() {
-        let script = Scripted::new(&["arm64 (Graviton: cheaper, the default)", "app", "", "90 days"]);
+        let script = Scripted::new(&[
+            "arm64 (Graviton: cheaper, the default)",
+            "app",
+            "",
+            "90 days",
+            "off: only the protected roles' trust policies guard them (the default)",
+        ]);
         let answers = ask_settings(&script, "dev", &EnvironmentConfig::default(), &Offer::default()).unwrap();
         assert_eq!(answers.invoker_roles, None);
         assert_eq!(answers.architecture, Some(Architecture::Arm64));
@@ -296,7 +426,44 @@ mod tests {
         let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2");
         assert_eq!(
             text,
-            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n"
+            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n  scp              off\n"
+        );
+    }
+
+    #[test]
+    fn an_enforced_scp_asks_targets_break_glass_and_strictness() {
+        let given = EnvironmentConfig {
+            architecture: Some(Architecture::Arm64),
+            protect: Some(vec!["prod".into()]),
+            invoker_roles: Some(vec![]),
+            policy_file: Some("policy.yaml".into()),
+            log_retention_days: Some(90),
+            ..Default::default()
+        };
+        let enforce = "enforce: an SCP denies them (needs the organization's management account)";
+        let script = Scripted::new(&[
+            enforce,
+            "Root/Workloads (OU) ou-ab12-cd34ef56",
+            "arn:aws:iam::111122223333:role/BreakGlass",
+            "y",
+        ]);
+        let answers = ask_settings(&script, "main", &given, &offer()).unwrap();
+        assert_eq!(answers.scp_mode, Some(ScpMode::Enforce));
+        assert_eq!(answers.scp_targets, Some(vec!["ou-ab12-cd34ef56".into()]));
+        assert_eq!(answers.break_glass_role_arns, Some(vec!["arn:aws:iam::111122223333:role/BreakGlass".into()]));
+        assert_eq!((answers.no_break_glass, answers.scp_strict), (None, Some(true)));
+
+        // No break glass only after saying so; typed targets when the organization cannot be read.
+        let script = Scripted::new(&[enforce, "ou-ab12-cd34ef56 111122223333", "", "y", "n"]);
+        let answers = ask_settings(&script, "main", &given, &Offer::default()).unwrap();
+        assert_eq!(answers.scp_targets, Some(vec!["ou-ab12-cd34ef56".into(), "111122223333".into()]));
+        assert_eq!((answers.no_break_glass, answers.break_glass_role_arns), (Some(true), Some(vec![])));
+
+        let audit = "audit: count assumptions around the TVM (a metric and alarm on your CloudTrail log group)";
+        let answers = ask_settings(&Scripted::new(&[audit, "/aws/cloudtrail/org"]), "main", &given, &offer()).unwrap();
+        assert_eq!(
+            (answers.scp_mode, answers.trail_log_group.as_deref()),
+            (Some(ScpMode::Audit), Some("/aws/cloudtrail/org"))
         );
     }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use futures_util::future::try_join_all;
 use serde_json::json;
 
+use super::scp;
 use super::session::Session;
 use super::status::environment_stacks;
 use crate::artifact::{self, Artifact};
@@ -116,6 +117,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
             partition: &identity.partition,
             policy_text: &policy_text,
             artifact_key: Some(&key),
+            scp_document: None,
             outputs: &outputs,
         };
         let Some(desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
@@ -137,9 +139,15 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
     }
     let endpoint =
         outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
-    let Some(retired) = retire(session, &engine, &parts, mode).await? else {
+    let Some(mut retired) = retire(session, &engine, &parts, mode).await? else {
         return Ok(Report { mode, results, retired: Vec::new(), endpoint, declined: true });
     };
+    match scp::apply(session, mode, &outputs).await? {
+        scp::Applied::Nothing => {}
+        scp::Applied::Done(done) => results.extend(done),
+        scp::Applied::Retired(name) => retired.push(name),
+        scp::Applied::Declined => return Ok(Report { mode, results, retired, endpoint, declined: true }),
+    }
     if mode == Mode::Apply {
         prune_code(session, &outputs, &key, previous_key).await?;
     }

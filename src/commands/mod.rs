@@ -4,6 +4,7 @@ mod deploy;
 mod install;
 mod policy;
 mod preflight;
+mod scp;
 mod session;
 mod smoke_client;
 mod smoke_test;
@@ -13,7 +14,7 @@ mod upgrade;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command, PolicyCommand};
+use crate::cli::{Cli, Command, PolicyCommand, ScpCommand};
 use crate::error::Outcome;
 
 pub async fn run(cli: Cli) -> Result<Outcome> {
@@ -27,5 +28,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Teardown => teardown::run(global).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(file),
         Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, file, *force),
+        Command::Scp(ScpCommand::Show(args)) => scp::show(global, args).await,
+        Command::Scp(ScpCommand::Check(args)) => scp::check(global, args).await,
     }
 }

@@ -5,8 +5,10 @@
 
 use anyhow::Result;
 
+use super::scp::{Org, org_verdicts};
 use super::session::Session;
 use crate::aws::residue::Residue;
+use crate::config::ScpMode;
 use crate::error::Fixable;
 use crate::plan::Deployed;
 use crate::preflight::{self, Verdict};
@@ -19,7 +21,7 @@ pub async fn run(session: &Session) -> Result<bool> {
     let identity = &session.identity;
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let stacks = session.cloudformation().list(&stack_prefix(session.env())).await?;
-    let verdicts = vec![
+    let mut verdicts = vec![
         preflight::credentials(&identity.arn),
         preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
         preflight::region(&region),
@@ -28,6 +30,9 @@ pub async fn run(session: &Session) -> Result<bool> {
         preflight::ownership(session.env(), &stacks),
         log_group(session, &stacks).await?,
     ];
+    if session.settings.deploy.scp.mode == ScpMode::Enforce {
+        verdicts.extend(organization(session).await);
+    }
     for verdict in &verdicts {
         session.out.json(verdict.json());
         session.out.note(verdict.line().trim_end());
@@ -57,6 +62,21 @@ async fn permissions(session: &Session) -> Verdict {
             "grant iam:SimulatePrincipalPolicy to check them before deploying, or read the deployer permissions in docs/LAMBDA_TVM_DEPLOYMENT.md",
         ),
     }
+}
+
+/// The organization's checks for the SCP; credentials that do not reach it fail here.
+async fn organization(session: &Session) -> Vec<Verdict> {
+    let checked = match Org::open(session).await {
+        Ok(org) => org_verdicts(session, &org).await,
+        Err(error) => Err(error),
+    };
+    checked.unwrap_or_else(|error| {
+        vec![Verdict::fail(
+            "organization",
+            format!("the SCP cannot be checked: {error:#}"),
+            "pass `--org-profile PROFILE` with credentials of the management account (or a delegated administrator)",
+        )]
+    })
 }
 
 /// The policy as it would be deployed: valid, and small enough.

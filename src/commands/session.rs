@@ -205,15 +205,24 @@ fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
     Ok(())
 }
 
-/// The roles and users to offer as invokers; none (with a warning) when they cannot be listed.
+/// The roles and users to offer as invokers (none, with a warning, when they cannot be listed),
+/// and the organization's OUs and accounts for the SCP (none when it cannot be read: the IDs are
+/// typed then).
 async fn invoker_offer(sdk: &SdkConfig, role_prefix: &str, out: &Reporter) -> wizard::Offer {
-    match invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await {
-        Ok((roles, users)) => wizard::Offer { roles, users },
+    let (roles, users) = match invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await {
+        Ok(found) => found,
         Err(error) => {
             out.warn(&format!("cannot list IAM roles and users to offer as invokers ({error:#}); add them later with --invoker-role/--invoker-user"));
-            wizard::Offer::default()
+            Default::default()
         }
-    }
+    };
+    let tree = crate::aws::organizations::Organizations::new(sdk).tree().await.unwrap_or_default();
+    let scp_targets = tree
+        .into_iter()
+        .filter(|entry| !matches!(entry.kind, crate::aws::organizations::TargetKind::Root))
+        .map(|entry| (entry.id, format!("{} ({})", entry.path, entry.kind)))
+        .collect();
+    wizard::Offer { roles, users, scp_targets }
 }
 
 /// The flags with the wizard's answers filling what they left open.
@@ -226,6 +235,20 @@ fn with_answers(flags: &EnvironmentConfig, answers: &EnvironmentConfig) -> Envir
             }
         )*};
     }
-    fill!(architecture, protect, invoker_roles, invoker_users, invoker_groups, policy_file, log_retention_days);
+    fill!(
+        architecture,
+        protect,
+        invoker_roles,
+        invoker_users,
+        invoker_groups,
+        policy_file,
+        log_retention_days,
+        scp_mode,
+        scp_targets,
+        break_glass_role_arns,
+        no_break_glass,
+        scp_strict,
+        trail_log_group
+    );
     combined
 }

@@ -1,5 +1,7 @@
-//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete the smoke test's
-//! client user if an interrupted `smoke-test --as-client` left it, delete the stacks in reverse
+//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete the SCP stack in the
+//! management account first (`--org-profile`; when that account cannot be reached and the SCP is
+//! enforced, stop: the TVM is not removed while an SCP naming it may exist), delete the smoke
+//! test's client user if an interrupted `smoke-test --as-client` left it, delete the stacks in reverse
 //! dependency order (emptying the artifact bucket of every version first), remove a log group the
 //! Lambda made outside its stack, then list anything still named for the environment. Exit 1 if
 //! anything is left. Stacks and users not tagged for this environment are never touched.
@@ -30,7 +32,9 @@ pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
         session.out.json(json!({"type": "result", "command": "teardown", "outcome": "declined"}));
         return Ok(Outcome::Refused);
     }
-    // First: the user holds the client policy, and IAM refuses to delete a policy still attached.
+    // The SCP names the TVM: it goes first, or teardown stops here.
+    super::scp::remove_for_teardown(&session).await?;
+    // Then the user: it holds the client policy, and IAM refuses to delete a policy still attached.
     if let Some(user) = &client_user {
         iam::remove_user(&iam, user).await?;
         session

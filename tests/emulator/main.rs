@@ -7,8 +7,11 @@ mod support;
 
 mod deploy;
 mod harness;
+mod organizations;
 mod permissions;
 mod rendering;
+mod scp;
+mod scp_check;
 mod smoke;
 mod tvm;
 mod upgrade;

@@ -1,0 +1,313 @@
+//! AWS Organizations for the optional SCP stack: what the organization is (features, roots and
+//! whether SCPs are enabled), whether a chosen target exists and which SCPs it already carries,
+//! and the tree of OUs and accounts the wizard offers as targets.
+//!
+//! Thin wrappers with context on every error; what the facts mean is `crate::scp_preflight`'s.
+//! The one gathering step, `check`, reads the facts for the pre-flight and hands them over.
+//!
+//! Two answers are not errors but facts: an account that is in no organization, and credentials
+//! that may not read it. `overview` returns them as `Err(Unavailable)` inside `Ok`, so the
+//! caller turns them into verdicts with a fix (`scp_preflight::unavailable`) instead of failing.
+
+use std::fmt;
+
+use anyhow::Result;
+use aws_config::SdkConfig;
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::error::ProvideErrorMetadata;
+use aws_sdk_organizations::types::{PolicyType, PolicyTypeStatus};
+
+use super::errors::sdk_error;
+use crate::preflight::Verdict;
+use crate::scp_preflight::{self, Facts};
+
+/// The organization as the SCP pre-flight needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// `ALL` or `CONSOLIDATED_BILLING`.
+    pub feature_set: String,
+    pub management_account_id: String,
+    pub roots: Vec<Root>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub id: String,
+    pub name: String,
+    /// The root's `SERVICE_CONTROL_POLICY` policy type is `ENABLED`.
+    pub scp_enabled: bool,
+}
+
+/// Why the organization could not be read: answers to act on, not failures of the installer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The credentials' account belongs to no organization (`AWSOrganizationsNotInUseException`).
+    NotInOrganization,
+    /// The credentials may not read the organization (`AccessDeniedException`); `message` is AWS's.
+    AccessDenied { message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TargetKind {
+    Root,
+    OrganizationalUnit,
+    Account,
+}
+
+impl fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TargetKind::Root => "root",
+            TargetKind::OrganizationalUnit => "OU",
+            TargetKind::Account => "account",
+        })
+    }
+}
+
+/// A root, OU or account an SCP can be attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    pub kind: TargetKind,
+}
+
+/// An SCP attached directly to a target (inherited ones are not listed, and do not count
+/// towards its limit of 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedPolicy {
+    pub id: String,
+    pub name: String,
+}
+
+/// One root, OU or account of the organization, for the wizard's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub id: String,
+    pub name: String,
+    pub kind: TargetKind,
+    /// The names from the root down to this entry, `/`-separated: `Root/Workloads/Prod`.
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Organizations {
+    client: Client,
+}
+
+impl Organizations {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: Client::new(config) }
+    }
+
+    /// The organization's feature set, management account and roots, or why it cannot be read.
+    pub async fn overview(&self) -> Result<Result<Overview, Unavailable>> {
+        let organization = match self.client.describe_organization().send().await {
+            Ok(output) => output.organization,
+            Err(error) => {
+                return match error.as_service_error() {
+                    Some(e) if e.is_aws_organizations_not_in_use_exception() => Ok(Err(Unavailable::NotInOrganization)),
+                    Some(e) if e.is_access_denied_exception() => Ok(Err(access_denied(e))),
+                    _ => Err(sdk_error(error, "organizations:DescribeOrganization")),
+                };
+            }
+        };
+        let organization = organization
+            .ok_or_else(|| anyhow::anyhow!("organizations:DescribeOrganization returned no organization"))?;
+        let mut roots = Vec::new();
+        let mut pages = self.client.list_roots().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => {
+                    return match error.as_service_error() {
+                        Some(e) if e.is_aws_organizations_not_in_use_exception() => {
+                            Ok(Err(Unavailable::NotInOrganization))
+                        }
+                        Some(e) if e.is_access_denied_exception() => Ok(Err(access_denied(e))),
+                        _ => Err(sdk_error(error, "organizations:ListRoots")),
+                    };
+                }
+            };
+            roots.extend(page.roots().iter().map(|root| Root {
+                id: root.id().unwrap_or_default().to_string(),
+                name: root.name().unwrap_or_default().to_string(),
+                scp_enabled: root.policy_types().iter().any(|p| {
+                    p.r#type() == Some(&PolicyType::ServiceControlPolicy)
+                        && p.status() == Some(&PolicyTypeStatus::Enabled)
+                }),
+            }));
+        }
+        Ok(Ok(Overview {
+            feature_set: organization.feature_set().map(|f| f.as_str().to_string()).unwrap_or_default(),
+            management_account_id: organization.master_account_id().unwrap_or_default().to_string(),
+            roots,
+        }))
+    }
+
+    /// The root (`r-…`), OU (`ou-…`) or account (12 digits) `id`, or `None` when the
+    /// organization has none by that id, or `id` has none of those shapes (no call is made).
+    pub async fn target(&self, id: &str) -> Result<Option<Target>> {
+        if !scp_preflight::target_id_is_valid(id) {
+            return Ok(None);
+        }
+        if id.starts_with("r-") {
+            return self.root(id).await;
+        }
+        if id.starts_with("ou-") {
+            return match self.client.describe_organizational_unit().organizational_unit_id(id).send().await {
+                Ok(output) => Ok(output.organizational_unit.map(|ou| Target {
+                    id: id.to_string(),
+                    name: ou.name().unwrap_or_default().to_string(),
+                    kind: TargetKind::OrganizationalUnit,
+                })),
+                Err(error)
+                    if error.as_service_error().is_some_and(|e| e.is_organizational_unit_not_found_exception()) =>
+                {
+                    Ok(None)
+                }
+                Err(error) => Err(sdk_error(error, format_args!("organizations:DescribeOrganizationalUnit `{id}`"))),
+            };
+        }
+        match self.client.describe_account().account_id(id).send().await {
+            Ok(output) => Ok(output.account.map(|account| Target {
+                id: id.to_string(),
+                name: account.name().unwrap_or_default().to_string(),
+                kind: TargetKind::Account,
+            })),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_account_not_found_exception()) => Ok(None),
+            Err(error) => Err(sdk_error(error, format_args!("organizations:DescribeAccount `{id}`"))),
+        }
+    }
+
+    async fn root(&self, id: &str) -> Result<Option<Target>> {
+        let mut pages = self.client.list_roots().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error(e, "organizations:ListRoots"))?;
+            if let Some(root) = page.roots().iter().find(|root| root.id() == Some(id)) {
+                let name = root.name().unwrap_or_default().to_string();
+                return Ok(Some(Target { id: id.to_string(), name, kind: TargetKind::Root }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The SCPs attached directly to `target_id`, AWS-managed ones (`FullAWSAccess`) included.
+    pub async fn scps_attached(&self, target_id: &str) -> Result<Vec<AttachedPolicy>> {
+        let mut policies = Vec::new();
+        let mut pages = self
+            .client
+            .list_policies_for_target()
+            .target_id(target_id)
+            .filter(PolicyType::ServiceControlPolicy)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| sdk_error(e, format_args!("organizations:ListPoliciesForTarget `{target_id}`")))?;
+            policies.extend(page.policies().iter().map(|policy| AttachedPolicy {
+                id: policy.id().unwrap_or_default().to_string(),
+                name: policy.name().unwrap_or_default().to_string(),
+            }));
+        }
+        Ok(policies)
+    }
+
+    /// Every root, OU (at any depth) and account of the organization, sorted by path (then id).
+    /// Roots are listed too, with their kind: never offer one as a default target.
+    pub async fn tree(&self) -> Result<Vec<TreeEntry>> {
+        let mut entries = Vec::new();
+        let mut pages = self.client.list_roots().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error(e, "organizations:ListRoots"))?;
+            for root in page.roots() {
+                let (id, name) = (root.id().unwrap_or_default(), root.name().unwrap_or_default());
+                let entry = TreeEntry { id: id.into(), name: name.into(), kind: TargetKind::Root, path: name.into() };
+                entries.push(entry);
+            }
+        }
+        // The parents still to read: the roots, then each OU as it is found.
+        let mut parents: Vec<(String, String)> = entries.iter().map(|e| (e.id.clone(), e.path.clone())).collect();
+        while let Some((parent, path)) = parents.pop() {
+            for (id, name) in self.children(&parent).await? {
+                let path = format!("{path}/{name}");
+                parents.push((id.clone(), path.clone()));
+                entries.push(TreeEntry { id, name, kind: TargetKind::OrganizationalUnit, path });
+            }
+            for (id, name) in self.accounts_in(&parent).await? {
+                let path = format!("{path}/{name}");
+                entries.push(TreeEntry { id, name, kind: TargetKind::Account, path });
+            }
+        }
+        entries.sort_by(|a, b| (&a.path, &a.id).cmp(&(&b.path, &b.id)));
+        Ok(entries)
+    }
+
+    /// `(id, name)` of the OUs directly under `parent`.
+    async fn children(&self, parent: &str) -> Result<Vec<(String, String)>> {
+        let mut children = Vec::new();
+        let mut pages = self.client.list_organizational_units_for_parent().parent_id(parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| sdk_error(e, format_args!("organizations:ListOrganizationalUnitsForParent `{parent}`")))?;
+            children.extend(
+                page.organizational_units()
+                    .iter()
+                    .map(|ou| (ou.id().unwrap_or_default().to_string(), ou.name().unwrap_or_default().to_string())),
+            );
+        }
+        Ok(children)
+    }
+
+    /// `(id, name)` of the accounts directly under `parent`.
+    async fn accounts_in(&self, parent: &str) -> Result<Vec<(String, String)>> {
+        let mut accounts = Vec::new();
+        let mut pages = self.client.list_accounts_for_parent().parent_id(parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| sdk_error(e, format_args!("organizations:ListAccountsForParent `{parent}`")))?;
+            accounts.extend(page.accounts().iter().map(|account| {
+                (account.id().unwrap_or_default().to_string(), account.name().unwrap_or_default().to_string())
+            }));
+        }
+        Ok(accounts)
+    }
+}
+
+fn access_denied(error: &impl ProvideErrorMetadata) -> Unavailable {
+    Unavailable::AccessDenied { message: error.message().unwrap_or("access denied").to_string() }
+}
+
+/// The SCP pre-flight: reads the organization, each of `target_ids` and the SCPs attached to
+/// it, and returns `scp_preflight`'s verdicts (those of `scp_preflight::unavailable` when the
+/// organization cannot be read). `our_policy_name` is the SCP this environment deploys: when
+/// it is already attached (an upgrade), it does not count as one more.
+pub async fn check(
+    org: &Organizations,
+    caller_account_id: &str,
+    tvm_account_id: &str,
+    target_ids: &[String],
+    our_policy_name: &str,
+) -> Result<Vec<Verdict>> {
+    let overview = match org.overview().await? {
+        Ok(overview) => overview,
+        Err(reason) => return Ok(scp_preflight::unavailable(&reason)),
+    };
+    let mut targets = Vec::new();
+    for id in target_ids {
+        let target = org.target(id).await?;
+        let attached = match &target {
+            Some(_) => org.scps_attached(id).await?,
+            None => Vec::new(),
+        };
+        targets.push((id.clone(), target, attached));
+    }
+    let facts = Facts {
+        overview,
+        caller_account_id: caller_account_id.to_string(),
+        tvm_account_id: tvm_account_id.to_string(),
+        targets,
+        our_policy_name: our_policy_name.to_string(),
+    };
+    Ok(scp_preflight::verdicts(&facts))
+}
