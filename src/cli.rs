@@ -34,8 +34,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// AWS named profile to take credentials and region from.
-    #[arg(long, global = true, value_name = "NAME")]
+    /// AWS named profile to take credentials and region from (also AWS_PROFILE). Not `--profile`:
+    /// that is the TVM profile a client asks for (`credentials`, `exec`).
+    #[arg(id = "aws_profile", long = "aws-profile", global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
     /// AWS region to deploy to.
@@ -85,6 +86,45 @@ pub enum Command {
     /// The optional Service Control Policy: show its document, or simulate it.
     #[command(subcommand)]
     Scp(ScpCommand),
+    /// Credentials for a protected profile from the TVM, as `credential_process` JSON.
+    Credentials(CredentialsArgs),
+    /// Run a command with credentials from the TVM, served to its AWS SDK by a local bridge.
+    Exec(ExecArgs),
+    /// The profiles the TVM would vend to you.
+    Profiles(TvmArgs),
+}
+
+/// Where the TVM is: its URL, or the installed environment whose URL it is.
+#[derive(Debug, Clone, Args)]
+pub struct TvmArgs {
+    /// The TVM's URL (the api stack's Endpoint output); without it, the URL of the installed
+    /// environment (`--env`).
+    #[arg(long = "endpoint", value_name = "URL")]
+    pub tvm_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CredentialsArgs {
+    /// The protected profile to ask for (`<env>-<name>`, as the policy names it).
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: String,
+
+    /// Credential lifetime in seconds (900..=3600; default: the policy's or the TVM's).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u32>,
+
+    #[command(flatten)]
+    pub tvm: TvmArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
+
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,7 +31,7 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Args, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
-    /// AWS named profile for this environment (flag: the global `--profile`).
+    /// AWS named profile for this environment (flag: the global `--aws-profile`).
     #[arg(skip)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,

@@ -34,6 +34,9 @@ pub enum Outcome {
     Success,
     /// A check said no, or the user declined: exit code 1.
     Refused,
+    /// `exec`'s command ended with this exit code (128 + the signal's number when a signal ended
+    /// it), passed on as ours.
+    Exit(u8),
 }
 
 impl Outcome {
@@ -41,6 +44,7 @@ impl Outcome {
         match self {
             Outcome::Success => ExitCode::SUCCESS,
             Outcome::Refused => ExitCode::from(1),
+            Outcome::Exit(code) => ExitCode::from(code),
         }
     }
 }

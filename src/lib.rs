@@ -5,7 +5,9 @@
 
 pub mod artifact;
 pub mod aws;
+pub mod bridge;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod endpoint;

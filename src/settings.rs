@@ -138,7 +138,7 @@ impl Sources<'_> {
         }
         let (profile, profile_override) = connection_value(
             self.selection.profile.as_deref(),
-            ("--profile", "AWS_PROFILE", env_var(&["AWS_PROFILE"])),
+            ("--aws-profile", "AWS_PROFILE", env_var(&["AWS_PROFILE"])),
             merged.profile.as_deref(),
             "profile",
         );

@@ -63,6 +63,21 @@ impl TvmClient {
         self.send(self.request(url, credentials)?, url).await
     }
 
+    /// One GET, retried (0.5 s, 1 s, 2 s) while the answer is a 5xx or a 429, or the TVM cannot
+    /// be reached: what a client does; a denial is an answer, never retried.
+    pub async fn get_retrying(&self, url: &str, credentials: Option<&Credentials>) -> Result<Answer> {
+        check_transport(url)?;
+        let mut delay = Duration::from_millis(500);
+        for _ in 0..3 {
+            match self.get(url, credentials).await {
+                Ok(answer) if !is_transient(answer.status) => return Ok(answer),
+                Ok(_) | Err(_) => tokio::time::sleep(delay).await,
+            }
+            delay *= 2;
+        }
+        self.get(url, credentials).await
+    }
+
     /// GETs until `done` accepts the answer or `patience` runs out (then the last answer, or the
     /// last error), with backoff from 0.5 s to 5 s. An error reaching the TVM (connection refused,
     /// a timeout) is retried like an answer `done` rejects. For eventually consistent moments,
@@ -145,6 +160,11 @@ const USE_HTTPS: &str = "use the endpoint's `https://` URL (plain `http://` is o
 fn is_loopback(host: &str) -> bool {
     let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     host.eq_ignore_ascii_case("localhost") || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Worth asking again: the TVM or API Gateway was busy or broken for a moment.
+pub fn is_transient(status: u16) -> bool {
+    status == 429 || status >= 500
 }
 
 /// The region to sign for: the one in an `execute-api` host

@@ -36,7 +36,7 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
         | "UnrecognizedClientException"
         | "SignatureDoesNotMatch"
         | "InvalidSignatureException" => {
-            "AWS does not accept these credentials: check the access key, secret and session token (and `--profile`)"
+            "AWS does not accept these credentials: check the access key, secret and session token (and `--aws-profile`)"
         }
         "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
             "the caller lacks this permission: see the deployer's permissions in docs/LAMBDA_TVM_DEPLOYMENT.md, or use a role that has them"
@@ -48,7 +48,7 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
             || detail.contains("credentials provider was not enabled")
             || detail.contains("failed to load credentials") =>
         {
-            "no AWS credentials found: pass `--profile NAME`, set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            "no AWS credentials found: pass `--aws-profile NAME`, set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         }
         _ if detail.contains("dispatch failure")
             || detail.contains("error trying to connect")

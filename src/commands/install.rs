@@ -1,11 +1,14 @@
-//! `sentinel-tvm install`: save the settings, build, deploy every stack, report the endpoint.
-//! On an environment that already exists it is an upgrade: only what changed is applied.
+//! `sentinel-tvm install`: ask for what is missing (on a terminal), run the pre-flight checks,
+//! confirm a first install's summary once, save the settings, build, deploy every stack, report
+//! the endpoint, smoke test. On an environment that already exists it is an upgrade: only what
+//! changed is applied.
 
 use anyhow::{Result, bail};
 
 use super::deploy;
 use super::preflight;
 use super::session::Session;
+use super::status::environment_stacks;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::Mode;
 use crate::error::{Fixable, Outcome};
@@ -24,8 +27,11 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
             session.out.json(serde_json::json!({"type": "result", "command": "install", "outcome": "declined"}));
             return Ok(Outcome::Refused);
         }
-        // The summary was the one confirmation of a first install: no question per wave.
-        session.yes = true;
+        // The summary was the one confirmation of a first install: no question per wave. Where
+        // stacks exist already, their change sets are still shown and confirmed.
+        if environment_stacks(&session).await?.is_empty() {
+            session.yes = true;
+        }
     }
     session.save_config()?;
     let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;

@@ -1,6 +1,8 @@
 //! One module per command, each a readable script of named steps; this file only dispatches.
 
+mod client;
 mod deploy;
+mod exec;
 mod install;
 mod policy;
 mod preflight;
@@ -30,5 +32,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, file, *force),
         Command::Scp(ScpCommand::Show(args)) => scp::show(global, args).await,
         Command::Scp(ScpCommand::Check(args)) => scp::check(global, args).await,
+        Command::Credentials(args) => client::credentials(global, args).await,
+        Command::Profiles(args) => client::profiles(global, args).await,
+        Command::Exec(args) => exec::run(global, args).await,
     }
 }

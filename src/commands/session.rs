@@ -87,7 +87,7 @@ impl Session {
         check_account(&settings, &identity)?;
         let answers = if ask {
             let given = resolve(&selection, flags, file)?.2;
-            let offer = invoker_offer(&sdk, &settings.deploy.role_prefix, &out).await;
+            let offer = offer(&sdk, &settings.deploy.role_prefix, &out).await;
             out.suspend(|| wizard::ask_settings(prompt.as_ref(), &settings.env, &given, &offer))?
         } else {
             EnvironmentConfig::default()
@@ -199,7 +199,7 @@ fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
                 "these credentials are for account {}, but environment `{}` belongs to account {expected}",
                 identity.account_id, settings.env
             ),
-            "use credentials for the right account (`--profile`), or change `expected_account` if the environment really moved",
+            "use credentials for the right account (`--aws-profile`), or change `expected_account` if the environment really moved",
         ));
     }
     Ok(())
@@ -208,7 +208,7 @@ fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
 /// The roles and users to offer as invokers (none, with a warning, when they cannot be listed),
 /// and the organization's OUs and accounts for the SCP (none when it cannot be read: the IDs are
 /// typed then).
-async fn invoker_offer(sdk: &SdkConfig, role_prefix: &str, out: &Reporter) -> wizard::Offer {
+async fn offer(sdk: &SdkConfig, role_prefix: &str, out: &Reporter) -> wizard::Offer {
     let (roles, users) = match invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await {
         Ok(found) => found,
         Err(error) => {

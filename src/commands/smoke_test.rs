@@ -146,13 +146,8 @@ pub async fn vend_credentials(
 ) -> Result<Credentials> {
     let answer = client.get_until(url, Some(as_whom), patience, |a| a.status != 403 && a.status < 500).await?;
     expect(&answer, 200, None)?;
-    let body: serde_json::Value = serde_json::from_str(&answer.body).context("the 200 body is not JSON")?;
-    let keys: Vec<&String> = body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-    if keys != ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"] {
-        bail!("the body must have exactly AccessKeyId, SecretAccessKey, Token, Expiration; it has {keys:?}");
-    }
-    let field = |key: &str| body[key].as_str().map(str::to_string).with_context(|| format!("{key} is not a string"));
-    Ok(Credentials::new(field("AccessKeyId")?, field("SecretAccessKey")?, Some(field("Token")?), None, "sentinel-tvm"))
+    let vended = crate::client::Vended::parse(&answer.body)?;
+    Ok(Credentials::new(vended.access_key_id, vended.secret_access_key, Some(vended.token), None, "sentinel-tvm"))
 }
 
 /// `sts:GetCallerIdentity` with the vended credentials names the protected role.

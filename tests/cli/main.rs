@@ -22,7 +22,19 @@ fn stderr(output: &Output) -> String {
 fn help_lists_every_command_of_the_design() {
     let output = sentinel_tvm(&["--help"]);
     assert!(output.status.success());
-    for command in ["install", "upgrade", "diff", "status", "smoke-test", "teardown", "policy"] {
+    for command in [
+        "install",
+        "upgrade",
+        "diff",
+        "status",
+        "smoke-test",
+        "teardown",
+        "policy",
+        "scp",
+        "credentials",
+        "exec",
+        "profiles",
+    ] {
         assert!(
             stdout(&output).contains(&format!("\n  {command} ")),
             "`{command}` missing from --help:\n{}",
@@ -140,4 +152,26 @@ fn policy_init_writes_a_valid_starter_from_the_saved_settings_and_never_overwrit
     let text = std::fs::read_to_string(dir.join("policy.yaml")).unwrap();
     assert!(text.contains("profiles: [dev-app, dev-db]") && text.contains("accounts: [\"111122223333\"]"), "{text}");
     assert!(stdout(&saved).contains("`dev` with 1 active rule;"), "{}", stdout(&saved));
+}
+
+#[test]
+fn the_tvm_profile_and_the_aws_profile_are_different_flags_in_either_order() {
+    let dir = scratch("profiles-flags");
+    for args in [
+        &["credentials", "--profile", "main-app", "--endpoint", "http://127.0.0.1:1/", "--aws-profile", "nope"][..],
+        &["--aws-profile", "nope", "credentials", "--profile", "main-app", "--endpoint", "http://127.0.0.1:1/"][..],
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
+            .args(args)
+            .current_dir(&dir)
+            .env_clear()
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        // Parsed: the failure is the missing AWS profile's credentials, not the command line.
+        assert!(stderr(&run).contains("cannot read your AWS credentials"), "{args:?}: {}", stderr(&run));
+    }
 }

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod client;
 mod deploy;
 mod harness;
 mod organizations;

@@ -1,0 +1,126 @@
+//! `sentinel-tvm exec --profile P -- COMMAND…`: runs a command whose AWS SDK takes its
+//! credentials from the TVM. Asks the TVM once first (a refusal stops here, in the TVM's words,
+//! before anything runs), starts the credentials bridge (`crate::bridge`, which also explains the
+//! command's environment), runs the command, and exits with its exit code.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use anyhow::{Context, Result};
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::client::{Connected, Refused, refused_or};
+use crate::bridge::{self, Bridge, ChildEnv, Failure, Source};
+use crate::cli::{ExecArgs, GlobalArgs};
+use crate::client::Vended;
+use crate::error::{Fixable, Outcome};
+
+pub async fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<Outcome> {
+    let wanted = &args.credentials;
+    let connected = Connected::open(global, &wanted.tvm).await?;
+    let first = match connected.vend(&wanted.profile, wanted.duration).await {
+        Ok(vended) => vended,
+        Err(error) => return refused_or(error),
+    };
+    let tvm = Tvm { connected, profile: wanted.profile.clone(), duration: wanted.duration };
+    let bridge = Bridge::start(tvm, Some(first)).await?;
+    let environment = environment_for(&bridge);
+    if let Some(note) = &environment.note {
+        eprintln!("note: {note}");
+    }
+    let status = run_command(&args.command, &environment).await?;
+    drop(bridge);
+    Ok(Outcome::Exit(exit_code(status)))
+}
+
+/// The bridge's source: a fresh signed request to the TVM each time.
+struct Tvm {
+    connected: Connected,
+    profile: String,
+    duration: Option<u32>,
+}
+
+impl Source for Tvm {
+    async fn vend(&self) -> Result<Vended, Failure> {
+        self.connected.vend(&self.profile, self.duration).await.map_err(|error| match error.downcast_ref::<Refused>() {
+            Some(Refused(words)) => Failure::Refused(words.clone()),
+            None => Failure::Unavailable(format!("{error:#}")),
+        })
+    }
+}
+
+/// The command's environment, from the bridge and the user's AWS config file.
+fn environment_for(bridge: &Bridge) -> ChildEnv {
+    let config = config_file().and_then(|path| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some((path.display().to_string(), bridge::default_profile(&text)))
+    });
+    let region_set =
+        ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    bridge::child_env(&bridge.url(), bridge.token(), config.as_ref().map(|(path, p)| (path.as_str(), p)), region_set)
+}
+
+/// Where SDKs read the config file: AWS_CONFIG_FILE (a leading `~/` is the home directory), else
+/// `~/.aws/config`.
+fn config_file() -> Option<PathBuf> {
+    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    match std::env::var("AWS_CONFIG_FILE") {
+        Ok(path) if path.starts_with("~/") => Some(home()?.join(&path[2..])),
+        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => Some(home()?.join(".aws").join("config")),
+    }
+}
+
+/// Runs the command with inherited stdio until it ends. Ctrl-C reaches the command from the
+/// terminal itself; this process outlives it, keeping the bridge up while the command cleans up.
+/// SIGTERM sent to this process alone is passed on.
+async fn run_command(command: &[String], environment: &ChildEnv) -> Result<ExitStatus> {
+    let (program, arguments) = command.split_first().context("no command to run")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut child = tokio::process::Command::new(program);
+    child.args(arguments);
+    for name in &environment.remove {
+        child.env_remove(name);
+    }
+    for (name, value) in &environment.set {
+        child.env(name, value);
+    }
+    let mut child = child.spawn().map_err(|error| {
+        Fixable::new(format!("cannot run `{program}`: {error}"), "check the command's name, and PATH")
+    })?;
+    loop {
+        tokio::select! {
+            status = child.wait() => return status.with_context(|| format!("lost track of `{program}`")),
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {
+                if let Some(pid) = child.id() {
+                    // No signal API in our dependencies: kill(1) does it.
+                    let _ = tokio::process::Command::new("kill").args(["-s", "TERM", &pid.to_string()]).status().await;
+                }
+            }
+        }
+    }
+}
+
+/// The command's exit code, or 128 + the number of the signal that ended it, as shells report.
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exit_code_is_the_commands_or_128_plus_its_signal() {
+        for (raw, code) in [(0, 0), (7 << 8, 7), (255 << 8, 255), (15, 143), (9, 137), (2, 130)] {
+            assert_eq!(exit_code(ExitStatus::from_raw(raw)), code, "{raw}");
+        }
+    }
+}
