@@ -31,10 +31,20 @@ pub struct Connection {
 
 /// The shared SDK configuration for `connection`: the standard credential chain (environment,
 /// profile, SSO, process, IMDS), with the profile, region and endpoint overridden where given.
+/// A named profile is used for credentials even when AWS_ACCESS_KEY_ID is exported (the SDK's
+/// default chain would prefer the exported keys): naming one means "these credentials", as
+/// `--profile` does for the AWS CLI.
 pub async fn sdk_config(connection: &Connection) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     if let Some(profile) = &connection.profile {
-        loader = loader.profile_name(profile);
+        let provider_config = aws_config::provider_config::ProviderConfig::default()
+            .with_http_client(https_client())
+            .with_region(connection.region.clone().map(Region::new));
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&provider_config)
+            .profile_name(profile)
+            .build();
+        loader = loader.profile_name(profile).credentials_provider(credentials);
     }
     if let Some(region) = &connection.region {
         loader = loader.region(Region::new(region.clone()));

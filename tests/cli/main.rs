@@ -168,10 +168,13 @@ fn the_tvm_profile_and_the_aws_profile_are_different_flags_in_either_order() {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // A named AWS profile wins over exported keys, as `--profile` does for the AWS CLI.
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXPORTED")
+            .env("AWS_SECRET_ACCESS_KEY", "exported")
             .output()
             .unwrap();
         assert_eq!(run.status.code(), Some(2), "{args:?}");
-        // Parsed: the failure is the missing AWS profile's credentials, not the command line.
+        // Parsed, and the missing profile is not papered over by the exported keys.
         assert!(stderr(&run).contains("cannot read your AWS credentials"), "{args:?}: {}", stderr(&run));
     }
 }

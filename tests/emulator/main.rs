@@ -7,6 +7,7 @@ mod support;
 
 mod client;
 mod deploy;
+mod docs;
 mod harness;
 mod organizations;
 mod permissions;
