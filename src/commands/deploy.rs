@@ -1,5 +1,7 @@
 //! The deploy flow shared by `install`, `upgrade` and `diff`: policy → code → wave after wave of
-//! stacks, the code uploaded as soon as its bucket exists, each wave's outputs feeding the next.
+//! stacks, the code uploaded as soon as its bucket exists, each wave's outputs feeding the next;
+//! then the stacks no longer configured are retired, the SCP deployed or retired in the
+//! management account (`commands::scp`), and old code pruned.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +24,8 @@ use crate::tvm_policy;
 pub struct Report {
     pub mode: Mode,
     pub results: Vec<StackResult>,
-    /// Stacks of retired protected roles: deleted, or in a preview, to be deleted.
+    /// Stacks no longer configured (protected roles, the audit or SCP stack): deleted, or in a
+    /// preview, to be deleted.
     pub retired: Vec<String>,
     pub endpoint: Option<String>,
     /// The user declined a wave's changes: `results` holds what earlier waves applied.
@@ -95,8 +98,8 @@ pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact
     }
 }
 
-/// Runs the waves, then retires protected roles no longer configured. A declined wave ends the
-/// run there (`Report::declined`).
+/// Runs the waves, retires the stacks no longer configured, deploys (or retires) the SCP, and
+/// prunes old code. A declined question ends the run there (`Report::declined`).
 pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Report> {
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
     let user = tvm_policy::user_policy(env, &identity.account_id, deploy)?;
@@ -175,8 +178,8 @@ async fn prune_code(session: &Session, outputs: &Outputs, current: &str, previou
     Ok(())
 }
 
-/// Deletes the stacks of protected roles no longer configured (asking first, unless `--yes`);
-/// in a preview, only names them. `None` when the user said no.
+/// Deletes the stacks no longer configured (`stacks::retired`: protected roles, the audit stack),
+/// asking first unless `--yes`; in a preview, only names them. `None` when the user said no.
 async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mode) -> Result<Option<Vec<String>>> {
     let deployed: Vec<String> = environment_stacks(session).await?.into_iter().map(|s| s.name).collect();
     let retired: Vec<String> =
@@ -186,11 +189,11 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
     }
     let list = retired.join(", ");
     if mode == Mode::Preview {
-        session.out.note(&format!("no longer configured (`--protect`), so `upgrade` would delete: {list}"));
+        session.out.note(&format!("no longer configured (`protect`, `scp_mode`), so `upgrade` would delete: {list}"));
         return Ok(Some(retired));
     }
-    session.out.note(&format!("these protected roles are no longer configured (`--protect`): {list}"));
-    let question = format!("Delete {} stack(s) of retired protected roles of `{}`?", retired.len(), session.env());
+    session.out.note(&format!("no longer configured (`protect`, `scp_mode`): {list}"));
+    let question = format!("Delete {} stack(s) of `{}` that are no longer configured?", retired.len(), session.env());
     if !session.yes
         && !session.out.suspend(|| session.prompt.confirm(&question, false, "--yes")).or_else(cancelled_is_no)?
     {

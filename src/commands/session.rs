@@ -1,6 +1,7 @@
 //! What every AWS-facing command starts with: the config file, resolved settings (with a notice
-//! per flag that overrides the file), the SDK configuration, and who we are. It refuses early:
-//! no region, no credentials, or credentials for another account than `--expected-account`.
+//! per flag or variable that overrides the file), the SDK configuration, and who we are; for
+//! `install` on a terminal, first the questions (`wizard`) for what nothing else gives. It refuses
+//! early: no region, no credentials, or credentials for another account than `--expected-account`.
 
 use std::path::PathBuf;
 
