@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::EnvironmentConfig;
+use crate::settings::Selection;
 
 /// Install, upgrade, check and remove a token vending machine (TVM) in an AWS account.
 ///
@@ -58,6 +59,18 @@ pub struct GlobalArgs {
     /// How to print results: text for people, json for one JSON object per line.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+impl GlobalArgs {
+    /// The flags that choose the environment and how to reach AWS, for `settings`.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            env: self.env.clone(),
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

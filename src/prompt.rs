@@ -36,6 +36,14 @@ pub trait Prompt: Send + Sync {
     }
 }
 
+/// `confirm`, with a cancelled question (Esc, Ctrl-C at the prompt) taken as a no.
+pub fn agreed(prompt: &dyn Prompt, question: &str, default: bool, flag: &str) -> Result<bool> {
+    match prompt.confirm(question, default, flag) {
+        Err(error) if error.is::<Cancelled>() => Ok(false),
+        answer => answer,
+    }
+}
+
 /// The prompt for this session: dialoguer when stdin and stderr are terminals and prompting is
 /// allowed, else one that refuses with the flag to use.
 pub fn for_session(allow_prompts: bool) -> Box<dyn Prompt> {

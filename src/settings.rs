@@ -186,8 +186,9 @@ pub fn saved_connection(
     (profile, region)
 }
 
-/// `flags` over `file`, field by field.
-fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentConfig, Vec<Override>) {
+/// `flags` over `file`, field by field (also the flags over `install`'s answers), with the
+/// overrides worth a notice.
+pub fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (EnvironmentConfig, Vec<Override>) {
     let mut overrides = Vec::new();
     macro_rules! pick {
         ($field:ident, $key:literal, $flag:literal) => {{

@@ -343,6 +343,21 @@ mod tests {
         Sources { selection: &selection, flags: &flags, environment: &none, file: None }.resolve().unwrap().0.deploy
     }
 
+    /// Inputs for environment `main` of account 111122223333, everything given; tests change
+    /// what they are about.
+    fn inputs<'a>(deploy: &'a Deploy, outputs: &'a Outputs) -> Inputs<'a> {
+        Inputs {
+            env: "main",
+            deploy,
+            account_id: "111122223333",
+            partition: "aws",
+            policy_text: "x",
+            artifact_key: Some("lambda/x.zip"),
+            scp_document: Some("{}"),
+            outputs,
+        }
+    }
+
     fn all_outputs() -> Outputs {
         let outputs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         BTreeMap::from([
@@ -388,14 +403,9 @@ mod tests {
         });
         let outputs = all_outputs();
         let inputs = Inputs {
-            env: "main",
-            deploy: &deploy,
-            account_id: "111122223333",
-            partition: "aws",
             policy_text: "version: \"1\"\nrules: []\n",
             artifact_key: Some("lambda/0000000000000000000000000000000000000000000000000000000000000000.zip"),
-            scp_document: Some("{}"),
-            outputs: &outputs,
+            ..inputs(&deploy, &outputs)
         };
         let every_part: Vec<Part> = parts(&deploy).into_iter().chain([Part::Scp]).collect();
         let templates: std::collections::BTreeSet<&str> = every_part.iter().map(Part::template_file).collect();
@@ -420,16 +430,7 @@ mod tests {
     fn a_parameter_from_a_missing_stack_is_named() {
         let deploy = deploy(EnvironmentConfig::default());
         let outputs = Outputs::new();
-        let inputs = Inputs {
-            env: "main",
-            deploy: &deploy,
-            account_id: "111122223333",
-            partition: "aws",
-            policy_text: "",
-            artifact_key: None,
-            scp_document: Some("{}"),
-            outputs: &outputs,
-        };
+        let inputs = Inputs { policy_text: "", artifact_key: None, ..inputs(&deploy, &outputs) };
         assert_eq!(
             inputs.parameters(&Part::ProtectedRole("smoke".into())).unwrap_err().to_string(),
             "stack part `execution-role` has no output `RoleArn` yet"
@@ -464,16 +465,7 @@ mod tests {
         let smoke = Part::ProtectedRole("smoke".into());
         for (flag, expected) in [(None, "true"), (Some(true), "true"), (Some(false), "false")] {
             let deploy = deploy(EnvironmentConfig { require_source_identity: flag, ..Default::default() });
-            let inputs = Inputs {
-                env: "main",
-                deploy: &deploy,
-                account_id: "111122223333",
-                partition: "aws",
-                policy_text: "x",
-                artifact_key: Some("lambda/x.zip"),
-                scp_document: Some("{}"),
-                outputs: &outputs,
-            };
+            let inputs = inputs(&deploy, &outputs);
             assert_eq!(inputs.parameters(&smoke).unwrap()["RequireSourceIdentity"], expected, "{flag:?}");
         }
         let template = smoke.template();
@@ -516,16 +508,7 @@ mod tests {
             ..Default::default()
         });
         let outputs = all_outputs();
-        let inputs = Inputs {
-            env: "main",
-            deploy: &deploy,
-            account_id: "111122223333",
-            partition: "aws-cn",
-            policy_text: "x",
-            artifact_key: Some("lambda/x.zip"),
-            scp_document: Some("{}"),
-            outputs: &outputs,
-        };
+        let inputs = Inputs { partition: "aws-cn", ..inputs(&deploy, &outputs) };
         assert_eq!(inputs.other_account_role_arns(), ["arn:aws-cn:iam::444455556666:role/SentinelProtected-main-*"]);
         assert_eq!(inputs.parameters(&Part::Api).unwrap()["AllowedAccounts"], "111122223333,444455556666");
         let alone = self::deploy(EnvironmentConfig::default());
@@ -543,16 +526,7 @@ mod tests {
             for earlier in parts(&deploy).into_iter().filter(|p| p.wave() < part.wave()) {
                 available.insert(earlier.clone(), all_outputs().get(&earlier).cloned().unwrap_or_default());
             }
-            let inputs = Inputs {
-                env: "main",
-                deploy: &deploy,
-                account_id: "111122223333",
-                partition: "aws",
-                policy_text: "x",
-                artifact_key: Some("lambda/x.zip"),
-                scp_document: Some("{}"),
-                outputs: &available,
-            };
+            let inputs = inputs(&deploy, &available);
             assert!(inputs.parameters(&part).is_ok(), "{} needs a part of its own or a later wave", part.label());
         }
     }

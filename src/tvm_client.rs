@@ -212,7 +212,8 @@ mod tests {
             ("http://LocalHost/", true),
             ("http://[::1]:4566/", true),
             ("http://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/?profile=x", false),
-            ("http://10.0.0.1:4566/", false),
+            // Another machine (a documentation address, RFC 5737): refused before any connection.
+            ("http://192.0.2.10:4566/", false),
             ("http://0.0.0.0:4566/", false),
             ("http://[::2]/", false),
             ("http://localhost.example.com/", false),

@@ -61,8 +61,7 @@ pub fn ask_settings(
     if given.protect.is_none() {
         answers.protect = Some(ask_protect(prompt, env, given)?);
     }
-    let no_invokers = given.invoker_roles.is_none() && given.invoker_users.is_none() && given.invoker_groups.is_none();
-    if no_invokers && !(offer.roles.is_empty() && offer.users.is_empty()) {
+    if asks_invokers(given) && !(offer.roles.is_empty() && offer.users.is_empty()) {
         let (roles, users) = ask_invokers(prompt, offer)?;
         answers.invoker_roles = Some(roles);
         answers.invoker_users = Some(users);
@@ -176,6 +175,16 @@ fn ask_break_glass(prompt: &dyn Prompt) -> Result<Vec<String>> {
             return Ok(arns);
         }
     }
+}
+
+/// Whether the invoker question comes up: what `Offer::roles`/`users` are read for.
+pub fn asks_invokers(given: &EnvironmentConfig) -> bool {
+    given.invoker_roles.is_none() && given.invoker_users.is_none() && given.invoker_groups.is_none()
+}
+
+/// Whether the SCP's targets may be asked for: what `Offer::scp_targets` is read for.
+pub fn may_ask_scp_targets(given: &EnvironmentConfig) -> bool {
+    given.scp_targets.is_none() && matches!(given.scp_mode, None | Some(ScpMode::Enforce))
 }
 
 /// Whether `answers` holds anything: a first install asked something, so it ends with the

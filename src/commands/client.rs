@@ -14,7 +14,7 @@ use crate::client::{self, Vended};
 use crate::config::{self, EnvironmentConfig};
 use crate::endpoint::tvm_url;
 use crate::error::{Fixable, Outcome};
-use crate::settings::{Selection, Sources};
+use crate::settings::Sources;
 use crate::stacks::Part;
 use crate::tvm_client::{Answer, TvmClient, signing_region};
 
@@ -35,12 +35,7 @@ impl Connected {
     /// base credentials. No settings are saved and nothing is printed.
     pub async fn open(global: &GlobalArgs, tvm: &TvmArgs) -> Result<Connected> {
         let file = config::load(&config::path(global.config.as_deref()))?;
-        let selection = Selection {
-            env: global.env.clone(),
-            profile: global.profile.clone(),
-            region: global.region.clone(),
-            endpoint_url: global.endpoint_url.clone(),
-        };
+        let selection = global.selection();
         let environment = |name: &str| std::env::var(name).ok();
         let flags = EnvironmentConfig::default();
         let sources = Sources { selection: &selection, flags: &flags, environment: &environment, file: file.as_ref() };

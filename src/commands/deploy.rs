@@ -16,7 +16,6 @@ use super::status::environment_stacks;
 use crate::artifact::{self, Artifact};
 use crate::endpoint::tvm_url;
 use crate::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
-use crate::prompt::Cancelled;
 use crate::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::tvm_policy;
 
@@ -194,18 +193,11 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
     }
     session.out.note(&format!("no longer configured (`protect`, `scp_mode`): {list}"));
     let question = format!("Delete {} stack(s) of `{}` that are no longer configured?", retired.len(), session.env());
-    if !session.yes
-        && !session.out.suspend(|| session.prompt.confirm(&question, false, "--yes")).or_else(cancelled_is_no)?
-    {
+    if !session.agrees(&question, false)? {
         return Ok(None);
     }
     try_join_all(retired.iter().map(|name| engine.delete_and_wait(name))).await?;
     Ok(Some(retired))
-}
-
-/// A cancelled question (Ctrl-C, Esc) is a no.
-fn cancelled_is_no(error: anyhow::Error) -> Result<bool> {
-    if error.is::<Cancelled>() { Ok(false) } else { Err(error) }
 }
 
 /// The wave's desired stacks. In a preview, a wave whose inputs come from stacks not deployed

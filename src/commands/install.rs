@@ -8,17 +8,17 @@ use anyhow::{Result, bail};
 use super::deploy;
 use super::preflight;
 use super::session::Session;
-use super::status::environment_stacks;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::Mode;
 use crate::error::{Fixable, Outcome};
-use crate::prompt::Cancelled;
+use crate::stacks::stack_prefix;
 use crate::wizard;
 
 pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
     let (mut session, answers) = Session::open_asking(global, &args.deploy.settings, true).await?;
     require_protected_profiles(&session)?;
-    if !preflight::run(&session).await? {
+    let existing = session.cloudformation().list(&stack_prefix(session.env())).await?;
+    if !preflight::run(&session, &existing).await? {
         return Ok(Outcome::Refused);
     }
     if wizard::asked_anything(&answers) {
@@ -29,7 +29,7 @@ pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
         }
         // The summary was the one confirmation of a first install: no question per wave. Where
         // stacks exist already, their change sets are still shown and confirmed.
-        if environment_stacks(&session).await?.is_empty() {
+        if existing.is_empty() {
             session.yes = true;
         }
     }
@@ -60,10 +60,7 @@ fn confirm_summary(session: &Session) -> Result<bool> {
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
     session.out.data(&wizard::summary(&session.settings, &session.identity.account_id, &region));
     let question = format!("Create environment `{}` with these settings?", session.env());
-    match session.out.suspend(|| session.prompt.confirm(&question, true, "--yes")) {
-        Err(error) if error.is::<Cancelled>() => Ok(false),
-        answer => answer,
-    }
+    session.agrees(&question, true)
 }
 
 /// The smoke test that ends every applying command, unless `--skip-smoke-test`.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use crate::cli::GlobalArgs;
 use crate::config::{self, EnvironmentConfig};
 use crate::error::{Fixable, Outcome};
-use crate::settings::{Selection, Sources};
+use crate::settings::Sources;
 use crate::tvm_policy;
 use crate::wizard::DEFAULT_ENV;
 
@@ -29,7 +29,7 @@ pub fn init(global: &GlobalArgs, file: &Path, force: bool) -> Result<Outcome> {
         ));
     }
     let config_file = config::load(&config::path(global.config.as_deref()))?;
-    let selection = Selection { env: global.env.clone(), ..Selection::default() };
+    let selection = global.selection();
     let environment = |name: &str| std::env::var(name).ok();
     let flags = EnvironmentConfig::default();
     let sources =

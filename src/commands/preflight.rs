@@ -12,23 +12,22 @@ use crate::config::ScpMode;
 use crate::error::Fixable;
 use crate::plan::Deployed;
 use crate::preflight::{self, Verdict};
-use crate::prompt::Cancelled;
-use crate::stacks::{Part, stack_prefix};
+use crate::stacks::Part;
 use crate::tvm_policy::{self, MAX_POLICY_BYTES};
 
 /// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
-pub async fn run(session: &Session) -> Result<bool> {
+/// `stacks` are those named for the environment (`stack_prefix`), whoever made them.
+pub async fn run(session: &Session, stacks: &[Deployed]) -> Result<bool> {
     let identity = &session.identity;
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let stacks = session.cloudformation().list(&stack_prefix(session.env())).await?;
     let mut verdicts = vec![
         preflight::credentials(&identity.arn),
         preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
         preflight::region(&region),
         permissions(session).await,
         policy(session),
-        preflight::ownership(session.env(), &stacks),
-        log_group(session, &stacks).await?,
+        preflight::ownership(session.env(), stacks),
+        log_group(session, stacks).await?,
     ];
     if session.settings.deploy.scp.mode == ScpMode::Enforce {
         verdicts.extend(organization(session).await);
@@ -114,16 +113,10 @@ async fn log_group(session: &Session, stacks: &[Deployed]) -> Result<Verdict> {
     Ok(Verdict::pass("log group", format!("deleted the leftover {lambda_log_group}")))
 }
 
+/// Without `--yes` or a terminal to ask on, no: the verdict names the fix instead.
 fn delete_agreed(session: &Session, verdict: &Verdict) -> Result<bool> {
-    if session.yes {
-        return Ok(true);
-    }
-    if !session.prompt.interactive() {
+    if !session.yes && !session.prompt.interactive() {
         return Ok(false);
     }
-    let question = format!("{}. Delete it?", verdict.detail);
-    match session.out.suspend(|| session.prompt.confirm(&question, true, "--yes")) {
-        Err(error) if error.is::<Cancelled>() => Ok(false),
-        answer => answer,
-    }
+    session.agrees(&format!("{}. Delete it?", verdict.detail), true)
 }

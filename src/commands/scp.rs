@@ -16,9 +16,8 @@ use crate::config::ScpMode;
 use crate::engine::{Engine, Mode, StackResult, WaveOutcome};
 use crate::error::{Fixable, Outcome};
 use crate::preflight::{self, Verdict};
-use crate::prompt::Cancelled;
 use crate::scp::{self, Inputs as ScpInputs};
-use crate::settings::{Selection, Settings, Sources};
+use crate::settings::{Settings, Sources};
 use crate::stacks::{Inputs, Outputs, Part, TAG_ENV};
 
 /// The credentials the SCP stack is deployed with: `--org-profile`, else the session's own.
@@ -125,12 +124,7 @@ async fn retire(session: &Session, mode: Mode) -> Result<Applied> {
     }
     let question =
         format!("`scp_mode` is no longer enforce: delete the SCP stack {name} in account {}?", org.identity.account_id);
-    let agreed = session.yes
-        || match session.out.suspend(|| session.prompt.confirm(&question, false, "--yes")) {
-            Err(error) if error.is::<Cancelled>() => false,
-            answer => answer?,
-        };
-    if !agreed {
+    if !session.agrees(&question, false)? {
         return Ok(Applied::Declined);
     }
     let engine =
@@ -257,7 +251,7 @@ async fn named(global: &GlobalArgs, args: &ScpArgs, session: Option<&Session>) -
 /// Settings without AWS: flags over the config file.
 fn offline_settings(global: &GlobalArgs, args: &ScpArgs) -> Result<Settings> {
     let file = crate::config::load(&crate::config::path(global.config.as_deref()))?;
-    let selection = Selection { env: global.env.clone(), ..Selection::default() };
+    let selection = global.selection();
     let environment = |name: &str| std::env::var(name).ok();
     let sources =
         Sources { selection: &selection, flags: &args.settings, environment: &environment, file: file.as_ref() };

@@ -20,7 +20,7 @@ use crate::engine::Engine;
 use crate::error::Fixable;
 use crate::output::Reporter;
 use crate::prompt::{self, Prompt};
-use crate::settings::{Override, Selection, Settings, Sources, saved_connection};
+use crate::settings::{Override, Selection, Settings, Sources, overlay, saved_connection};
 use crate::smoke::{saved_smoke_principals, smoke_principals};
 use crate::wizard;
 
@@ -57,12 +57,7 @@ impl Session {
         let ask = ask && prompt.interactive();
         let config_path = config::path(global.config.as_deref());
         let config_file = config::load(&config_path)?;
-        let mut selection = Selection {
-            env: global.env.clone(),
-            profile: global.profile.clone(),
-            region: global.region.clone(),
-            endpoint_url: global.endpoint_url.clone(),
-        };
+        let mut selection = global.selection();
         let file = config_file.as_ref();
         if ask && needs_env_name(&selection, flags, file) {
             selection.env = Some(out.suspend(|| wizard::ask_env(prompt.as_ref()))?);
@@ -88,12 +83,13 @@ impl Session {
         check_account(&settings, &identity)?;
         let answers = if ask {
             let given = resolve(&selection, flags, file)?.2;
-            let offer = offer(&sdk, &settings.deploy.role_prefix, &out).await;
+            let offer = offer(&sdk, &settings.deploy.role_prefix, &given, &out).await;
             out.suspend(|| wizard::ask_settings(prompt.as_ref(), &settings.env, &given, &offer))?
         } else {
             EnvironmentConfig::default()
         };
-        let flags = with_answers(flags, &answers);
+        // The answers fill only what nothing gave: laid under the flags like the file is.
+        let flags = overlay(flags, &answers).0;
         let (settings, overrides, merged) = resolve(&selection, &flags, file)?;
         for o in &overrides {
             out.note(&format!("{} overrides `{}` from {}", o.flag, o.key, config_path.display()));
@@ -115,6 +111,14 @@ impl Session {
 
     pub fn env(&self) -> &str {
         &self.settings.env
+    }
+
+    /// Yes with `--yes`; otherwise the question (a cancelled one is a no).
+    pub fn agrees(&self, question: &str, default: bool) -> Result<bool> {
+        if self.yes {
+            return Ok(true);
+        }
+        self.out.suspend(|| prompt::agreed(self.prompt.as_ref(), question, default, "--yes"))
     }
 
     /// The physical names this environment's stacks create.
@@ -209,47 +213,29 @@ fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
 /// The roles and users to offer as invokers (none, with a warning, when they cannot be listed),
 /// and the organization's OUs and accounts for the SCP (none when it cannot be read: the IDs are
 /// typed then).
-async fn offer(sdk: &SdkConfig, role_prefix: &str, out: &Reporter) -> wizard::Offer {
-    let (roles, users) = match invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await {
+/// Only what a question that may come up needs is read.
+async fn offer(sdk: &SdkConfig, role_prefix: &str, given: &EnvironmentConfig, out: &Reporter) -> wizard::Offer {
+    let invokers = if wizard::asks_invokers(given) {
+        invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await
+    } else {
+        Ok(Default::default())
+    };
+    let (roles, users) = match invokers {
         Ok(found) => found,
         Err(error) => {
             out.warn(&format!("cannot list IAM roles and users to offer as invokers ({error:#}); add them later with --invoker-role/--invoker-user"));
             Default::default()
         }
     };
-    let tree = crate::aws::organizations::Organizations::new(sdk).tree().await.unwrap_or_default();
+    let tree = if wizard::may_ask_scp_targets(given) {
+        crate::aws::organizations::Organizations::new(sdk).tree().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let scp_targets = tree
         .into_iter()
         .filter(|entry| !matches!(entry.kind, crate::aws::organizations::TargetKind::Root))
         .map(|entry| (entry.id, format!("{} ({})", entry.path, entry.kind)))
         .collect();
     wizard::Offer { roles, users, scp_targets }
-}
-
-/// The flags with the wizard's answers filling what they left open.
-fn with_answers(flags: &EnvironmentConfig, answers: &EnvironmentConfig) -> EnvironmentConfig {
-    let mut combined = flags.clone();
-    macro_rules! fill {
-        ($($field:ident),*) => {$(
-            if combined.$field.is_none() {
-                combined.$field = answers.$field.clone();
-            }
-        )*};
-    }
-    fill!(
-        architecture,
-        protect,
-        invoker_roles,
-        invoker_users,
-        invoker_groups,
-        policy_file,
-        log_retention_days,
-        scp_mode,
-        scp_targets,
-        break_glass_role_arns,
-        no_break_glass,
-        scp_strict,
-        trail_log_group
-    );
-    combined
 }

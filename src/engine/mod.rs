@@ -24,7 +24,7 @@ use crate::aws::cloudformation::{ChangeSet, CloudFormation, StackEvent};
 use crate::error::{Fixable, Interrupted};
 use crate::output::Reporter;
 use crate::plan::{self, Action, Deployed};
-use crate::prompt::{Cancelled, Prompt};
+use crate::prompt::{self, Prompt};
 use crate::render;
 use crate::stacks::{DesiredStack, Part};
 
@@ -204,11 +204,7 @@ impl Engine<'_> {
         }
         let changes: usize = pending.iter().map(|p| p.change_set.changes.len()).sum();
         let question = format!("Apply {changes} change(s) to {} stack(s) of `{}`?", pending.len(), self.env);
-        match self.out.suspend(|| self.prompt.confirm(&question, false, "--yes")) {
-            Ok(answer) => Ok(answer),
-            Err(error) if error.is::<Cancelled>() => Ok(false),
-            Err(error) => Err(error),
-        }
+        self.out.suspend(|| prompt::agreed(self.prompt, &question, false, "--yes"))
     }
 
     /// Executes every change set at once and follows them all to the end; fails with every

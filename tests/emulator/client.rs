@@ -8,7 +8,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use aws_sdk_cloudformation::Client as Cfn;
 use sentinel_tvm::stacks::Part;
 
 use crate::support::{Emulator, NO_SOURCE_IDENTITY, REGION, Run, Workdir, unique_name};
@@ -76,12 +75,6 @@ impl Client<'_> {
     }
 }
 
-async fn output(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let stacks = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let outputs = stacks.stacks()[0].outputs();
-    outputs.iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value()).expect("the output").to_string()
-}
-
 #[tokio::test]
 async fn clients_get_the_protected_role_through_exec_and_credential_process_and_hear_refusals() {
     let emulator = emulator_or_skip!();
@@ -105,9 +98,8 @@ async fn clients_get_the_protected_role_through_exec_and_credential_process_and_
     emulator.sentinel_tvm(&dir, &install).assert_code(0);
 
     // The client: an IAM user with the client policy, and (for `--env`) leave to read the api stack.
-    let cfn = Cfn::new(&emulator.config);
-    let api_id = output(&cfn, &Part::Api.stack_name(&env), "ApiId").await;
-    let policy_arn = output(&cfn, &Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;
+    let policy_arn = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
     let iam = aws_sdk_iam::Client::new(&emulator.config);
     iam.create_user().user_name(&user_name).send().await.unwrap();
     iam.attach_user_policy().user_name(&user_name).policy_arn(&policy_arn).send().await.unwrap();

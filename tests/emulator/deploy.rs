@@ -41,18 +41,6 @@ async fn change_set_count(cfn: &Cfn, stack: &str) -> usize {
     cfn.list_change_sets().stack_name(stack).send().await.map(|o| o.summaries().len()).unwrap_or(0)
 }
 
-async fn parameter(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let stack = &output.stacks()[0];
-    stack
-        .parameters()
-        .iter()
-        .find(|p| p.parameter_key() == Some(key))
-        .and_then(|p| p.parameter_value())
-        .unwrap_or_default()
-        .to_string()
-}
-
 fn names(env: &str) -> Names {
     Names {
         env: env.into(),
@@ -117,7 +105,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
         upgraded.iter().filter(|(_, o)| *o == "updated").map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
         [api.as_str()]
     );
-    assert_eq!(parameter(&cfn, &api, "LogRetentionDays").await, "30");
+    assert_eq!(emulator.stack_parameter(&api, "LogRetentionDays").await, "30");
 
     // diff shows a change and applies nothing
     let diff = run(&["diff", "--log-retention-days", "60", "--lambda-zip", &zip]);
@@ -125,11 +113,11 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     assert_eq!(diff.result()["outcome"], "changes");
     assert_eq!(outcomes(&diff.result())[&api], "would-change");
     assert!(diff.of_type("change").iter().any(|c| c["stack"] == api.as_str()), "the change set is shown");
-    assert_eq!(parameter(&cfn, &api, "LogRetentionDays").await, "30", "diff applied nothing");
+    assert_eq!(emulator.stack_parameter(&api, "LogRetentionDays").await, "30", "diff applied nothing");
 
     // an interrupted `smoke-test --as-client` left its user, holding the client policy (which
     // IAM will not delete while it is attached)
-    let client_policy = output(&cfn, &Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let client_policy = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
     let user = client_user_name(&env);
     let tag = aws_sdk_iam::types::Tag::builder().key(TAG_ENV).value(&env).build().unwrap();
     create_user_with_key(&Iam::new(&emulator.config), &user, vec![tag], &client_policy).await.unwrap();
@@ -154,13 +142,6 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
 
 /// The account of the emulator's root credentials.
 const ACCOUNT: &str = "000000000000";
-
-async fn output(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let stack = &output.stacks()[0];
-    let found = stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value());
-    found.unwrap_or_else(|| panic!("no output {key}")).to_string()
-}
 
 /// Lists each resource type directly (not through the installer's own residue check).
 async fn assert_nothing_left(emulator: &Emulator, env: &str) {

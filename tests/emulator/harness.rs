@@ -1,13 +1,11 @@
 //! Proves the harness itself: the Rust SDK, pointed at the emulator, can create a real
 //! CloudFormation stack, see its resource, and delete it again.
 
-use std::time::Duration;
-
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::StackStatus;
 
 use crate::emulator_or_skip;
-use crate::support::unique_name;
+use crate::support::{settle, unique_name};
 
 const TEMPLATE: &str = r#"
 AWSTemplateFormatVersion: "2010-09-09"
@@ -53,22 +51,4 @@ async fn a_stack_can_be_created_and_deleted_through_the_sdk() {
     cloudformation.delete_stack().stack_name(&stack).send().await.expect("DeleteStack is accepted");
     let after = settle(&cloudformation, &stack).await;
     assert!(matches!(after, None | Some(StackStatus::DeleteComplete)), "stack after delete: {after:?}");
-}
-
-/// Polls until the stack's status stops ending in `_IN_PROGRESS`; `None` once it no longer exists.
-async fn settle(cloudformation: &Client, stack: &str) -> Option<StackStatus> {
-    for _ in 0..300 {
-        let status = match cloudformation.describe_stacks().stack_name(stack).send().await {
-            Ok(output) => output.stacks().first().and_then(|s| s.stack_status().cloned()),
-            Err(error) if format!("{:?}", error).contains("does not exist") => return None,
-            Err(error) => panic!("DescribeStacks failed: {error:?}"),
-        };
-        match status {
-            Some(status) if status.as_str().ends_with("_IN_PROGRESS") => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            other => return other,
-        }
-    }
-    panic!("stack {stack} did not settle within 60 s");
 }

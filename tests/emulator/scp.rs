@@ -6,7 +6,6 @@
 //! reason — instead of skipping. Its simulation ignores context keys, so `scp check`'s verdicts
 //! are unit-tested against recorded requests (`aws::scp_simulation`), not here.
 
-use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_organizations::Client as Organizations;
 use sentinel_tvm::stacks::Part;
 use serde_json::Value;
@@ -21,13 +20,6 @@ async fn new_ou(org: &Organizations, name: &str) -> String {
     let root = roots.roots()[0].id().unwrap().to_string();
     let ou = org.create_organizational_unit().parent_id(root).name(name).send().await.unwrap();
     ou.organizational_unit().unwrap().id().unwrap().to_string()
-}
-
-async fn stack_output(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let stack = &output.stacks()[0];
-    let found = stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value());
-    found.unwrap_or_else(|| panic!("no output {key}")).to_string()
 }
 
 #[tokio::test]
@@ -81,8 +73,7 @@ async fn an_enforced_scp_is_checked_then_refused_by_the_emulator_and_its_documen
         "{}",
         installed.stderr
     );
-    let cfn = Cfn::new(&emulator.config);
-    let execution_role = stack_output(&cfn, &Part::ExecutionRole.stack_name(&env), "RoleArn").await;
+    let execution_role = emulator.stack_output(&Part::ExecutionRole.stack_name(&env), "RoleArn").await;
 
     // The document names the deployed execution role (read from its stack) and the break glass.
     let show = run(&["scp", "show"]);

@@ -21,8 +21,6 @@
 //! events" in the CloudWatch Logs guide). MiniStack does apply the parameters' AllowedPattern,
 //! which is how the refusal of an account wildcard in `ProtectedRolePattern` is tested.
 
-use std::time::Duration;
-
 use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use aws_sdk_cloudwatchlogs::Client as Logs;
@@ -33,7 +31,7 @@ use sentinel_tvm::scp::{Inputs, document};
 use sentinel_tvm::scp_check::cases;
 
 use crate::emulator_or_skip;
-use crate::support::unique_name;
+use crate::support::{settle, unique_name};
 
 const AUDIT_TEMPLATE: &str = include_str!("../../stacks/scp-audit.yaml");
 
@@ -196,24 +194,6 @@ async fn the_audit_template_deploys_its_metric_filter_and_alarm() {
 
 fn parameter(key: &str, value: &str) -> Parameter {
     Parameter::builder().parameter_key(key).parameter_value(value).build()
-}
-
-/// Polls until the stack's status stops ending in `_IN_PROGRESS`; `None` once it no longer exists.
-async fn settle(cloudformation: &CloudFormation, stack: &str) -> Option<StackStatus> {
-    for _ in 0..300 {
-        let status = match cloudformation.describe_stacks().stack_name(stack).send().await {
-            Ok(output) => output.stacks().first().and_then(|s| s.stack_status().cloned()),
-            Err(error) if format!("{error:?}").contains("does not exist") => return None,
-            Err(error) => panic!("DescribeStacks failed: {error:?}"),
-        };
-        match status {
-            Some(status) if status.as_str().ends_with("_IN_PROGRESS") => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            other => return other,
-        }
-    }
-    panic!("stack {stack} did not settle within 60 s");
 }
 
 /// The reasons of the stack's failed events, for an assertion message.

@@ -3,23 +3,11 @@
 //! signs GETs with SigV4 for `execute-api`. Vending, identity, refusals and discovery.
 
 use aws_credential_types::Credentials;
-use aws_sdk_cloudformation::Client as Cfn;
 use sentinel_tvm::stacks::Part;
 use sentinel_tvm::tvm_client::TvmClient;
 
 use crate::support::{Emulator, NO_SOURCE_IDENTITY, REGION, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
-
-async fn output(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let stacks = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    stacks.stacks()[0]
-        .outputs()
-        .iter()
-        .find(|o| o.output_key() == Some(key))
-        .and_then(|o| o.output_value())
-        .expect("the output")
-        .to_string()
-}
 
 /// An IAM user holding only `policy_arn`, with an access key.
 async fn client_user(emulator: &Emulator, name: &str, policy_arn: &str) -> (String, Credentials) {
@@ -68,9 +56,8 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
     );
     install.assert_code(0);
 
-    let cfn = Cfn::new(&emulator.config);
-    let api_id = output(&cfn, &Part::Api.stack_name(&env), "ApiId").await;
-    let policy_arn = output(&cfn, &Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;
+    let policy_arn = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
     let (_, credentials) = client_user(&emulator, &user_name, &policy_arn).await;
     let base = format!("{}/_aws/execute-api/{api_id}/", emulator.endpoint);
     let client = TvmClient::new(REGION.into()).unwrap();

@@ -3,32 +3,10 @@
 //! `diff` first), old code zips are pruned while the current one stays, and the deployer is
 //! saved as a smoke principal.
 
-use aws_sdk_cloudformation::Client as Cfn;
 use sentinel_tvm::stacks::Part;
 
 use crate::emulator_or_skip;
 use crate::support::{Workdir, header_only_lambda_zip, unique_name};
-
-async fn stack_exists(cfn: &Cfn, stack: &str) -> bool {
-    match cfn.describe_stacks().stack_name(stack).send().await {
-        Ok(output) => output.stacks().iter().any(|s| s.stack_status().is_some_and(|s| s.as_str() != "DELETE_COMPLETE")),
-        Err(_) => false,
-    }
-}
-
-async fn stack_output(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let stack = &output.stacks()[0];
-    let found = stack.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value());
-    found.unwrap_or_else(|| panic!("no output {key}")).to_string()
-}
-
-async fn stack_parameter(cfn: &Cfn, stack: &str, key: &str) -> String {
-    let output = cfn.describe_stacks().stack_name(stack).send().await.expect("the stack exists");
-    let stack = &output.stacks()[0];
-    let found = stack.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value());
-    found.unwrap_or_else(|| panic!("no parameter {key}")).to_string()
-}
 
 #[tokio::test]
 async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
@@ -36,7 +14,6 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
     let env = unique_name("u");
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
-    let cfn = Cfn::new(&emulator.config);
     let run = |args: &[&str]| {
         let mut all = vec!["--env", env.as_str(), "--output", "json", "--yes"];
         all.extend_from_slice(args);
@@ -47,13 +24,13 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
 
     run(&["install", "--architecture", "x86_64", "--protect", "app", "--lambda-zip", &zip, "--skip-smoke-test"])
         .assert_code(0);
-    assert!(stack_exists(&cfn, &app).await);
+    assert!(emulator.stack_exists(&app).await);
     let saved = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).unwrap();
     assert!(saved.contains("smoke_principals:") && saved.contains("arn:aws:iam::000000000000:root"), "{saved}");
 
     // A code zip of an earlier version, which nothing runs any more.
-    let bucket = stack_output(&cfn, &Part::Artifacts.stack_name(&env), "BucketName").await;
-    let current = stack_parameter(&cfn, &Part::Api.stack_name(&env), "ArtifactKey").await;
+    let bucket = emulator.stack_output(&Part::Artifacts.stack_name(&env), "BucketName").await;
+    let current = emulator.stack_parameter(&Part::Api.stack_name(&env), "ArtifactKey").await;
     let old = format!("lambda/{}.zip", "0".repeat(64));
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&emulator.config).force_path_style(true).build(),
@@ -64,15 +41,15 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
     let diff = run(&["diff", "--protect", "ops", "--lambda-zip", &zip]);
     diff.assert_code(0);
     assert_eq!(diff.result()["stacks"][&app], "would-delete", "{}", diff.stdout);
-    assert!(stack_exists(&cfn, &app).await, "diff deleted nothing");
+    assert!(emulator.stack_exists(&app).await, "diff deleted nothing");
 
     let upgrade = run(&["upgrade", "--protect", "ops", "--lambda-zip", &zip, "--skip-smoke-test"]);
     upgrade.assert_code(0);
     let result = upgrade.result();
     assert_eq!(result["stacks"][&app], "deleted", "{result}");
     assert_eq!(result["stacks"][&ops], "created", "{result}");
-    assert!(!stack_exists(&cfn, &app).await, "the retired role's stack is gone");
-    assert!(stack_exists(&cfn, &ops).await);
+    assert!(!emulator.stack_exists(&app).await, "the retired role's stack is gone");
+    assert!(emulator.stack_exists(&ops).await);
 
     let keys: Vec<String> = s3
         .list_objects_v2()

@@ -114,6 +114,38 @@ impl Run {
 }
 
 impl Emulator {
+    /// The output `key` of the deployed `stack`; a missing one fails the test.
+    pub async fn stack_output(&self, stack: &str, key: &str) -> String {
+        let described = self.describe_stack(stack).await;
+        let found = described.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value());
+        found.unwrap_or_else(|| panic!("`{stack}` has no output {key}")).to_string()
+    }
+
+    /// The parameter `key` of the deployed `stack`; a missing one fails the test.
+    pub async fn stack_parameter(&self, stack: &str, key: &str) -> String {
+        let described = self.describe_stack(stack).await;
+        let found =
+            described.parameters().iter().find(|p| p.parameter_key() == Some(key)).and_then(|p| p.parameter_value());
+        found.unwrap_or_else(|| panic!("`{stack}` has no parameter {key}")).to_string()
+    }
+
+    /// Whether `stack` exists (and is not deleted).
+    pub async fn stack_exists(&self, stack: &str) -> bool {
+        let cfn = aws_sdk_cloudformation::Client::new(&self.config);
+        match cfn.describe_stacks().stack_name(stack).send().await {
+            Ok(output) => {
+                output.stacks().iter().any(|s| s.stack_status().is_some_and(|s| s.as_str() != "DELETE_COMPLETE"))
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn describe_stack(&self, stack: &str) -> aws_sdk_cloudformation::types::Stack {
+        let cfn = aws_sdk_cloudformation::Client::new(&self.config);
+        let output = cfn.describe_stacks().stack_name(stack).send().await.unwrap_or_else(|e| panic!("`{stack}`: {e}"));
+        output.stacks().first().cloned().unwrap_or_else(|| panic!("`{stack}` does not exist"))
+    }
+
     /// Runs the `sentinel-tvm` binary in `dir` against the emulator, as its root, with no
     /// standard input (so never a prompt) and no AWS configuration of the machine's.
     pub fn sentinel_tvm(&self, dir: &Workdir, args: &[&str]) -> Run {
@@ -238,6 +270,27 @@ macro_rules! lambda_zip_or_skip {
             None => return,
         }
     };
+}
+
+/// Polls until the stack's status stops ending in `_IN_PROGRESS`; `None` once it no longer exists.
+pub async fn settle(
+    cloudformation: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Option<aws_sdk_cloudformation::types::StackStatus> {
+    for _ in 0..300 {
+        let status = match cloudformation.describe_stacks().stack_name(stack).send().await {
+            Ok(output) => output.stacks().first().and_then(|s| s.stack_status().cloned()),
+            Err(error) if format!("{error:?}").contains("does not exist") => return None,
+            Err(error) => panic!("DescribeStacks failed: {error:?}"),
+        };
+        match status {
+            Some(status) if status.as_str().ends_with("_IN_PROGRESS") => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            other => return other,
+        }
+    }
+    panic!("stack {stack} did not settle within 60 s");
 }
 
 #[cfg(test)]
