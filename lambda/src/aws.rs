@@ -13,7 +13,7 @@ use crate::service::{AssumeRoleRequest, CredentialIssuer, PolicySource};
 
 /// The SDK configuration from the Lambda's environment, with rustls on ring for HTTPS and
 /// timeouts that end every call well inside the function's 10 seconds, so a slow STS or SSM still
-/// gets a contract answer (`CREDENTIAL_ERROR`, `CONFIG_ERROR`) and a decision-log line.
+/// gets a CONTRACT.md §3 answer (`CREDENTIAL_ERROR`, `CONFIG_ERROR`) and a decision-log line.
 pub async fn sdk_config() -> SdkConfig {
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
     let timeouts = aws_config::timeout::TimeoutConfig::builder()

@@ -1,4 +1,4 @@
-//! The wire contract clients depend on (spec §1, §3, §6): error codes with their status and
+//! The wire contract clients depend on (CONTRACT.md §1, §3, §6): error codes with their status and
 //! message, the exact success bodies, and the API Gateway v2 response that carries them.
 //!
 //! Pure data. Which check answers with which code, and in what order, is `service`'s business.

@@ -1,4 +1,4 @@
-//! The decision log (spec §8): one JSON line per request on stdout, for CloudWatch. It never
+//! The decision log (CONTRACT.md §8): one JSON line per request on stdout, for CloudWatch. It never
 //! holds credentials or the policy text; it does hold the request id that also sits in the
 //! SourceIdentity and session name, so CloudTrail and this log can be joined.
 

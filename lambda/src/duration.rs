@@ -1,4 +1,4 @@
-//! Credential lifetimes (spec §3, §7): the `duration` query parameter, the policy's Go-style
+//! Credential lifetimes (CONTRACT.md §3, §7): the `duration` query parameter, the policy's Go-style
 //! `max_server_duration`, and how they combine.
 //!
 //! An AssumeRole made with a Lambda's role credentials is role chaining, which AWS caps at one

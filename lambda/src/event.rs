@@ -1,4 +1,4 @@
-//! The incoming event (spec §1–§2): an API Gateway HTTP API payload 2.0 or a Function URL event,
+//! The incoming event (CONTRACT.md §1–§2): an API Gateway HTTP API payload 2.0 or a Function URL event,
 //! which share one shape. Only the fields the TVM uses are read; every other field is ignored,
 //! so nothing unexpected in an event can turn a good request into an error.
 //!

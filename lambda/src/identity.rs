@@ -1,4 +1,4 @@
-//! Who is calling (spec §2): the caller as the IAM authorizer verified it, the username derived
+//! Who is calling (CONTRACT.md §2): the caller as the IAM authorizer verified it, the username derived
 //! from its ARN, and whether its account (and organization) may use this TVM at all.
 
 use crate::event::IamAuthorizer;

@@ -1,5 +1,5 @@
 //! The sentinel-tvm token vending machine, as pure logic: who is calling, what they may have,
-//! and what to answer. The wire contract is `shared/spec/tvm-contract.md`; `main.rs` wires this
+//! and what to answer. The wire contract is `docs/CONTRACT.md`; `main.rs` wires this
 //! library to the Lambda runtime, STS and SSM and holds no decisions of its own.
 //!
 //! Everything but `aws` (the SDK adapters, feature `runtime`) is free of I/O and table-tested.

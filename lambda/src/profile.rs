@@ -1,4 +1,4 @@
-//! Profiles and the roles they stand for (spec §4).
+//! Profiles and the roles they stand for (CONTRACT.md §4).
 //!
 //! A profile is a short name (`prod`) that resolves by rule to
 //! `arn:<partition>:iam::<account>:role/<TVM_ROLE_PREFIX><profile>`. A full role ARN is accepted

@@ -1,4 +1,4 @@
-//! The per-caller rate limit (spec §3 check 4): a fixed window per `userArn`, in memory, per
+//! The per-caller rate limit (CONTRACT.md §3 check 4): a fixed window per `userArn`, in memory, per
 //! Lambda instance. Time is passed in, so the limiter is pure and testable.
 
 use std::collections::HashMap;

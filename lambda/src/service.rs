@@ -1,5 +1,5 @@
 //! The TVM service: one request in, one response and one decision-log line out, with the checks
-//! of spec §3 in the contract's order (the first failure answers). STS and SSM sit behind the
+//! of CONTRACT.md §3 in their order (the first failure answers). STS and SSM sit behind the
 //! two small traits here, so tests substitute them; the real adapters are in `aws`.
 //!
 //! Fail closed everywhere: a broken environment, an unreadable or invalid policy, a missing

@@ -1,4 +1,4 @@
-//! The names every AssumeRole carries (spec §5): a SourceIdentity and a RoleSessionName that
+//! The names every AssumeRole carries (CONTRACT.md §5): a SourceIdentity and a RoleSessionName that
 //! both hold the caller's username and one random request id, which the decision log repeats, so
 //! CloudTrail and the TVM's log can be joined.
 

@@ -1,4 +1,4 @@
-//! The Lambda's environment (spec §9), read once at cold start by a pure function over a lookup,
+//! The Lambda's environment (CONTRACT.md §9), read once at cold start by a pure function over a lookup,
 //! so every rule is table-tested. A malformed variable is an error naming it; the service then
 //! answers every request with `CONFIG_ERROR` (fail closed).
 
@@ -83,7 +83,7 @@ impl Settings {
             get(name)
                 .map_or(Ok(default), |v| v.parse().map_err(|_| error(name, format!("`{v}` is not a whole number"))))
         };
-        // Either of them 0 disables the limit (spec §9: "0 disables").
+        // Either of them 0 disables the limit (CONTRACT.md §9).
         let rate_window_seconds = number("TVM_RATE_WINDOW_SECONDS", 60)?;
         let rate_limit = if rate_window_seconds == 0 { 0 } else { number("TVM_RATE_LIMIT", 100)? };
         let default_duration_seconds = number("TVM_DEFAULT_DURATION_SECONDS", MIN_SECONDS)?;

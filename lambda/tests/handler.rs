@@ -1,5 +1,5 @@
 //! The handler end to end on JSON fixtures of real API Gateway v2 and Function URL events, with
-//! STS and SSM replaced by recording fakes: every numbered check of the contract, their order,
+//! STS and SSM replaced by recording fakes: every numbered check of CONTRACT.md §3, their order,
 //! discovery, caching, rate limiting and the decision log.
 
 mod common;

@@ -1,5 +1,5 @@
 //! Properties over arbitrary input (proptest): nothing a caller or a policy author can send makes
-//! the TVM panic, every event gets a JSON answer with a contract status, and what validation
+//! the TVM panic, every event gets a JSON answer with a status of CONTRACT.md §3, and what validation
 //! accepts really has the shape it promises.
 
 mod common;

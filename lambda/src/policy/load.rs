@@ -46,7 +46,7 @@ impl std::error::Error for PolicyError {}
 
 impl PolicyError {
     /// Where the problems are, without any of the policy's text: `line 4 (effect); line 7
-    /// (YAML syntax)`. What the Lambda logs (the contract forbids logging the policy text).
+    /// (YAML syntax)`. What the Lambda logs (CONTRACT.md §8 forbids logging the policy text).
     pub fn log_summary(&self) -> String {
         let places: Vec<String> = self
             .problems

@@ -1,4 +1,4 @@
-//! The TVM policy (spec §7): YAML text from one SSM parameter, parsed and validated strictly
+//! The TVM policy (CONTRACT.md §7): YAML text from one SSM parameter, parsed and validated strictly
 //! (unknown keys, unknown effects, bad days, hours or time zones, duplicate rule names and empty
 //! conditions are load errors), then evaluated top to bottom.
 //!
