@@ -1,13 +1,14 @@
 //! Errors the user can act on, and the outcome of a command that ran to its end.
 //!
-//! Anything else is an `anyhow::Error` with context on every step; `report` prints both kinds.
+//! Anything else is an `anyhow::Error` with context on every step; the `Reporter` prints both
+//! kinds (`ui::render::render_failure` says how they read).
 
 use std::process::ExitCode;
 
 /// An error with the sentence that tells the user how to fix it.
 ///
 /// Attach one anywhere in an error chain (`Err(Fixable::new(..))?` or `.context(Fixable::new(..))`);
-/// `report::failure` prints the first one it finds as a `hint:` line.
+/// `Reporter::failure` prints the first one it finds as a `hint:` line.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Fixable {
@@ -47,4 +48,17 @@ impl Outcome {
             Outcome::Exit(code) => ExitCode::from(code),
         }
     }
+}
+
+/// Exit code for an error (as opposed to a check that said no).
+pub const ERROR_EXIT: u8 = 2;
+/// Exit code after Ctrl-C.
+pub const INTERRUPTED_EXIT: u8 = 130;
+
+/// The exit code for a command that failed with `error`: 130 when interrupted, else 2.
+pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        return ExitCode::from(INTERRUPTED_EXIT);
+    }
+    ExitCode::from(ERROR_EXIT)
 }

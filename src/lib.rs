@@ -1,31 +1,31 @@
 //! sentinel-tvm, the installer: builds the TVM Lambda, deploys it with the CloudFormation templates
-//! embedded from `stacks/`, proves it with a smoke test, upgrades and removes it.
+//! embedded from `stacks/`, proves it with a smoke test, upgrades and removes it, and gives clients
+//! credentials through it.
 //!
-//! `main.rs` only parses and maps outcomes to exit codes; every decision lives in these modules.
+//! One folder per concern, layered so that nothing imports upward (a test, `tests/structure.rs`,
+//! keeps it so: no import cycles, a thin SDK layer, commands that never import each other, and
+//! terminal output only through the reporter and the prompt):
+//!
+//! - `commands` — one file per command, each a script of named steps; `commands::steps` holds what
+//!   several share (the session, the deploy flow, the pre-flight, the smoke test, the SCP's stack).
+//! - `ui` — everything the user sees or answers: the one `Reporter`, rendering, the prompt, the
+//!   install wizard.
+//! - `deploy`, `check`, `scp`, `tvm` — the concerns: stacks and their engine, the checks'
+//!   judgements, the guardrail documents, the client side of the TVM. Decisions are pure.
+//! - `aws` — thin SDK wrappers; they import only plain data (`deploy::model`), `names` and `error`.
+//! - `settings`, `config`, `cli`, `names`, `error` — what everything else stands on.
+//!
+//! `main.rs` only parses and maps outcomes to exit codes.
 
-pub mod artifact;
 pub mod aws;
-pub mod bridge;
+pub mod check;
 pub mod cli;
-pub mod client;
 pub mod commands;
 pub mod config;
-pub mod endpoint;
-pub mod engine;
+pub mod deploy;
 pub mod error;
-pub mod output;
-pub mod permissions;
-pub mod plan;
-pub mod preflight;
-pub mod prompt;
-pub mod render;
-pub mod report;
+pub mod names;
 pub mod scp;
-pub mod scp_check;
-pub mod scp_preflight;
 pub mod settings;
-pub mod smoke;
-pub mod stacks;
-pub mod tvm_client;
-pub mod tvm_policy;
-pub mod wizard;
+pub mod tvm;
+pub mod ui;

@@ -4,20 +4,26 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sentinel_tvm::{cli::Cli, commands, report};
+use sentinel_tvm::cli::Cli;
+use sentinel_tvm::commands;
+use sentinel_tvm::error::exit_code_for;
+use sentinel_tvm::ui::output::Reporter;
 
 fn main() -> ExitCode {
     forget_empty_endpoint_url();
     let cli = Cli::parse();
+    let out = Reporter::new(cli.global.output);
+    let failed = |error: anyhow::Error| {
+        out.failure(&error);
+        exit_code_for(&error)
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            return report::failure(&anyhow::Error::new(error).context("could not start the async runtime"));
-        }
+        Err(error) => return failed(anyhow::Error::new(error).context("could not start the async runtime")),
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(commands::run(cli, &out)) {
         Ok(outcome) => outcome.exit_code(),
-        Err(error) => report::failure(&error),
+        Err(error) => failed(error),
     }
 }
 

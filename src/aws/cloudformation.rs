@@ -10,63 +10,7 @@ use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Stack, Tag};
 
 use super::errors::sdk_error;
-use crate::plan::Deployed;
-use crate::stacks::DesiredStack;
-
-/// One resource change of a change set.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ResourceChange {
-    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
-    pub action: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    pub physical_id: Option<String>,
-    /// `True`, `False` or `Conditional` (modifications only).
-    pub replacement: Option<String>,
-    /// The properties (or other scopes) that change.
-    pub details: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeSet {
-    pub id: String,
-    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
-    pub status: String,
-    pub status_reason: Option<String>,
-    pub changes: Vec<ResourceChange>,
-}
-
-impl ChangeSet {
-    pub fn settled(&self) -> bool {
-        matches!(self.status.as_str(), "CREATE_COMPLETE" | "FAILED" | "DELETE_COMPLETE" | "DELETE_FAILED")
-    }
-
-    /// CloudFormation's way of saying the stack already is what was asked.
-    pub fn is_empty_change(&self) -> bool {
-        self.status == "FAILED"
-            && self.status_reason.as_deref().is_some_and(|reason| {
-                reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
-            })
-    }
-}
-
-/// One stack event.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StackEvent {
-    pub id: String,
-    /// RFC 3339.
-    pub timestamp: String,
-    pub logical_id: String,
-    pub resource_type: String,
-    pub status: String,
-    pub reason: Option<String>,
-}
-
-impl StackEvent {
-    pub fn is_failure(&self) -> bool {
-        self.status.ends_with("_FAILED")
-    }
-}
+use crate::deploy::model::{ChangeSet, Deployed, ResourceChange, StackEvent, StackRequest};
 
 #[derive(Debug, Clone)]
 pub struct CloudFormation {
@@ -102,7 +46,7 @@ impl CloudFormation {
     }
 
     /// Creates change set `name` turning the stack into `desired`; returns its id.
-    pub async fn create_change_set(&self, desired: &DesiredStack, create: bool, name: &str) -> Result<String> {
+    pub async fn create_change_set(&self, desired: &StackRequest<'_>, create: bool, name: &str) -> Result<String> {
         let parameters = desired
             .parameters
             .iter()
@@ -111,7 +55,7 @@ impl CloudFormation {
         let output = self
             .client
             .create_change_set()
-            .stack_name(&desired.name)
+            .stack_name(desired.name)
             .change_set_name(name)
             .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
             .template_body(desired.template)

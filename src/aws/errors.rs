@@ -65,6 +65,11 @@ fn first_sentence(detail: &str) -> String {
     detail.split(": ").next().unwrap_or(detail).to_string()
 }
 
+/// IAM's and most services' way of saying the caller may not.
+pub fn is_access_denied<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    matches!(error.code(), Some("AccessDenied" | "AccessDeniedException"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

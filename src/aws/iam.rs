@@ -1,14 +1,14 @@
 //! The one IAM user the installer makes outside any stack: the temporary client user of
-//! `smoke-test --as-client` (`crate::smoke::client_user_name`). Created with one managed policy and
+//! `smoke-test --as-client` (`crate::names::client_user_name`). Created with one managed policy and
 //! one access key, and removed with them: by the smoke test when it is done, and by teardown when
 //! an interrupted run left it behind (its policy attachment would block deleting the client policy).
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Tag, User};
 
-use super::errors::sdk_error;
+use super::errors::{is_access_denied, sdk_error};
 
 /// The user, or `None` when there is no such user.
 pub async fn get_user(iam: &Client, user: &str) -> Result<Option<User>> {
@@ -128,6 +128,17 @@ fn offered(mut names: Vec<String>, role_prefix: &str, limit: usize) -> Vec<Strin
     names.sort_by_key(|name| name.to_lowercase());
     names.truncate(limit);
     names
+}
+
+/// The ARN (with its path) of the role named `name`; `None` when the caller may not read it.
+pub async fn role_arn(iam: &Client, name: &str) -> Result<Option<String>> {
+    let output = match iam.get_role().role_name(name).send().await {
+        Ok(output) => output,
+        Err(error) if is_access_denied(&error) => return Ok(None),
+        Err(error) => return Err(sdk_error(error, format_args!("iam:GetRole `{name}`"))),
+    };
+    let role = output.role().with_context(|| format!("iam:GetRole `{name}` returned no role"))?;
+    Ok(Some(role.arn().to_string()))
 }
 
 #[cfg(test)]

@@ -8,10 +8,9 @@ pub mod errors;
 pub mod iam;
 pub mod identity;
 pub mod organizations;
-pub mod permissions;
 pub mod residue;
 pub mod s3;
-pub mod scp_simulation;
+pub mod simulator;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};

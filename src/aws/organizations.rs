@@ -2,12 +2,11 @@
 //! whether SCPs are enabled), whether a chosen target exists and which SCPs it already carries,
 //! and the tree of OUs and accounts the wizard offers as targets.
 //!
-//! Thin wrappers with context on every error; what the facts mean is `crate::scp_preflight`'s.
-//! The one gathering step, `check`, reads the facts for the pre-flight and hands them over.
+//! Thin wrappers with context on every error; what the facts mean is `crate::scp::organization`'s.
 //!
 //! Two answers are not errors but facts: an account that is in no organization, and credentials
 //! that may not read it. `overview` returns them as `Err(Unavailable)` inside `Ok`, so the
-//! caller turns them into verdicts with a fix (`scp_preflight::unavailable`) instead of failing.
+//! caller turns them into verdicts with a fix (`scp::organization::unavailable`) instead of failing.
 
 use std::fmt;
 
@@ -18,8 +17,6 @@ use aws_sdk_organizations::error::ProvideErrorMetadata;
 use aws_sdk_organizations::types::{PolicyType, PolicyTypeStatus};
 
 use super::errors::sdk_error;
-use crate::preflight::Verdict;
-use crate::scp_preflight::{self, Facts};
 
 /// The organization as the SCP pre-flight needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +145,7 @@ impl Organizations {
     /// The root (`r-…`), OU (`ou-…`) or account (12 digits) `id`, or `None` when the
     /// organization has none by that id, or `id` has none of those shapes (no call is made).
     pub async fn target(&self, id: &str) -> Result<Option<Target>> {
-        if !scp_preflight::target_id_is_valid(id) {
+        if !crate::names::is_scp_target(id) {
             return Ok(None);
         }
         if id.starts_with("r-") {
@@ -276,38 +273,4 @@ impl Organizations {
 
 fn access_denied(error: &impl ProvideErrorMetadata) -> Unavailable {
     Unavailable::AccessDenied { message: error.message().unwrap_or("access denied").to_string() }
-}
-
-/// The SCP pre-flight: reads the organization, each of `target_ids` and the SCPs attached to
-/// it, and returns `scp_preflight`'s verdicts (those of `scp_preflight::unavailable` when the
-/// organization cannot be read). `our_policy_name` is the SCP this environment deploys: when
-/// it is already attached (an upgrade), it does not count as one more.
-pub async fn check(
-    org: &Organizations,
-    caller_account_id: &str,
-    tvm_account_id: &str,
-    target_ids: &[String],
-    our_policy_name: &str,
-) -> Result<Vec<Verdict>> {
-    let overview = match org.overview().await? {
-        Ok(overview) => overview,
-        Err(reason) => return Ok(scp_preflight::unavailable(&reason)),
-    };
-    let mut targets = Vec::new();
-    for id in target_ids {
-        let target = org.target(id).await?;
-        let attached = match &target {
-            Some(_) => org.scps_attached(id).await?,
-            None => Vec::new(),
-        };
-        targets.push((id.clone(), target, attached));
-    }
-    let facts = Facts {
-        overview,
-        caller_account_id: caller_account_id.to_string(),
-        tvm_account_id: tvm_account_id.to_string(),
-        targets,
-        our_policy_name: our_policy_name.to_string(),
-    };
-    Ok(scp_preflight::verdicts(&facts))
 }

@@ -8,48 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
 use super::errors::sdk_error;
-
-/// The physical names an environment's stacks create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Names {
-    pub env: String,
-    pub role_prefix: String,
-    pub account_id: String,
-    pub region: String,
-}
-
-impl Names {
-    pub fn function(&self) -> String {
-        format!("sentinel-tvm-{}", self.env)
-    }
-    pub fn api(&self) -> String {
-        self.function()
-    }
-    pub fn log_groups(&self) -> [String; 2] {
-        [format!("/aws/lambda/sentinel-tvm-{}", self.env), format!("/aws/http-api/sentinel-tvm-{}", self.env)]
-    }
-    pub fn bucket(&self) -> String {
-        format!("sentinel-tvm-{}-{}-{}", self.env, self.account_id, self.region)
-    }
-    pub fn parameter_path(&self) -> String {
-        format!("/sentinel-tvm/{}/", self.env)
-    }
-    pub fn execution_role(&self) -> String {
-        format!("sentinel-tvm-{}-execution", self.env)
-    }
-    pub fn client_policy(&self) -> String {
-        format!("sentinel-tvm-{}-invoke", self.env)
-    }
-    /// Not from a stack: `smoke-test --as-client` makes it, and an interrupted run leaves it.
-    pub fn smoke_client_user(&self) -> String {
-        crate::smoke::client_user_name(&self.env)
-    }
-    /// Could be one of this environment's protected roles; a role made by hand (or by another
-    /// installation with the same prefix) can have such a name too, so the tag decides.
-    fn may_be_protected_role(&self, name: &str) -> bool {
-        name.starts_with(&format!("{}{}-", self.role_prefix, self.env))
-    }
-}
+use crate::names::Names;
 
 /// Something still there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +71,8 @@ impl Residue {
             for role in page.roles() {
                 let name = role.role_name();
                 if name == names.execution_role()
-                    || (names.may_be_protected_role(name) && self.role_tagged_for(name, &names.env).await?)
+                    || (name.starts_with(&names.protected_role_prefix())
+                        && self.role_tagged_for(name, &names.env).await?)
                 {
                     found.push(name.to_string());
                 }
@@ -129,7 +89,7 @@ impl Residue {
             .send()
             .await
             .map_err(|error| sdk_error(error, format_args!("iam:ListRoleTags `{role}`")))?;
-        Ok(output.tags().iter().any(|tag| tag.key() == crate::stacks::TAG_ENV && tag.value() == env))
+        Ok(output.tags().iter().any(|tag| tag.key() == crate::names::TAG_ENV && tag.value() == env))
     }
 
     async fn policies(&self, names: &Names) -> Result<Vec<String>> {
@@ -237,8 +197,8 @@ mod tests {
         assert_eq!(names.execution_role(), "sentinel-tvm-main-execution");
         assert_eq!(names.client_policy(), "sentinel-tvm-main-invoke");
         assert_eq!(names.smoke_client_user(), "sentinel-tvm-main-smoke-client");
-        assert!(names.may_be_protected_role("SentinelProtected-main-smoke"));
-        assert!(!names.may_be_protected_role("SentinelProtected-mainline-smoke"));
+        assert!("SentinelProtected-main-smoke".starts_with(&names.protected_role_prefix()));
+        assert!(!"SentinelProtected-mainline-smoke".starts_with(&names.protected_role_prefix()));
         assert_eq!(names.bucket(), "sentinel-tvm-main-111122223333-eu-west-2");
         assert_eq!(
             names.log_groups(),

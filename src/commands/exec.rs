@@ -1,6 +1,6 @@
 //! `sentinel-tvm exec --profile P -- COMMAND…`: runs a command whose AWS SDK takes its
 //! credentials from the TVM. Asks the TVM once first (a refusal stops here, in the TVM's words,
-//! before anything runs), starts the credentials bridge (`crate::bridge`, which also explains the
+//! before anything runs), starts the credentials bridge (`crate::tvm::bridge`, which also explains the
 //! command's environment), runs the command, and exits with its exit code.
 
 use std::os::unix::process::ExitStatusExt;
@@ -10,24 +10,25 @@ use std::process::ExitStatus;
 use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 
-use super::client::{Connected, Refused, refused_or};
-use crate::bridge::{self, Bridge, ChildEnv, Failure, Source};
 use crate::cli::{ExecArgs, GlobalArgs};
-use crate::client::Vended;
+use crate::commands::steps::tvm::{Connected, Refused, refused_or};
 use crate::error::{Fixable, Outcome};
+use crate::tvm::bridge::{self, Bridge, ChildEnv, Failure, Source};
+use crate::tvm::wire::Vended;
+use crate::ui::output::Reporter;
 
-pub async fn run(global: &GlobalArgs, args: &ExecArgs) -> Result<Outcome> {
+pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ExecArgs) -> Result<Outcome> {
     let wanted = &args.credentials;
     let connected = Connected::open(global, &wanted.tvm).await?;
     let first = match connected.vend(&wanted.profile, wanted.duration).await {
         Ok(vended) => vended,
-        Err(error) => return refused_or(error),
+        Err(error) => return refused_or(out, error),
     };
-    let tvm = Tvm { connected, profile: wanted.profile.clone(), duration: wanted.duration };
+    let tvm = Tvm { connected, profile: wanted.profile.clone(), duration: wanted.duration, out: out.clone() };
     let bridge = Bridge::start(tvm, Some(first)).await?;
     let environment = environment_for(&bridge);
     if let Some(note) = &environment.note {
-        eprintln!("note: {note}");
+        out.plain_note(note);
     }
     let status = run_command(&args.command, &environment).await?;
     drop(bridge);
@@ -39,14 +40,23 @@ struct Tvm {
     connected: Connected,
     profile: String,
     duration: Option<u32>,
+    /// Where a renewal that failed is said (the command's SDK only sees a 502).
+    out: Reporter,
 }
 
 impl Source for Tvm {
     async fn vend(&self) -> Result<Vended, Failure> {
-        self.connected.vend(&self.profile, self.duration).await.map_err(|error| match error.downcast_ref::<Refused>() {
-            Some(Refused(words)) => Failure::Refused(words.clone()),
-            None => Failure::Unavailable(format!("{error:#}")),
-        })
+        let failure = match self.connected.vend(&self.profile, self.duration).await {
+            Ok(vended) => return Ok(vended),
+            Err(error) => match error.downcast_ref::<Refused>() {
+                Some(Refused(words)) => Failure::Refused(words.clone()),
+                None => Failure::Unavailable(format!("{error:#}")),
+            },
+        };
+        let (Failure::Refused(words) | Failure::Unavailable(words)) = &failure;
+        self.out
+            .stderr_block(&format!("error: sentinel-tvm exec could not renew the command's credentials: {words}\n"));
+        Err(failure)
     }
 }
 

@@ -5,17 +5,18 @@
 
 use anyhow::{Result, bail};
 
-use super::deploy;
-use super::preflight;
-use super::session::Session;
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::engine::Mode;
+use crate::commands::steps::apply::{declined, finish, smoke_test_unless_skipped};
+use crate::commands::steps::session::Session;
+use crate::commands::steps::{deploy, preflight};
+use crate::deploy::engine::Mode;
 use crate::error::{Fixable, Outcome};
-use crate::stacks::stack_prefix;
-use crate::wizard;
+use crate::names::stack_prefix;
+use crate::ui::output::Reporter;
+use crate::ui::wizard;
 
-pub async fn run(global: &GlobalArgs, args: &ApplyArgs) -> Result<Outcome> {
-    let (mut session, answers) = Session::open_asking(global, &args.deploy.settings, true).await?;
+pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Result<Outcome> {
+    let (mut session, answers) = Session::open_asking(global, out, &args.deploy.settings, true).await?;
     require_protected_profiles(&session)?;
     let existing = session.cloudformation().list(&stack_prefix(session.env())).await?;
     if !preflight::run(&session, &existing).await? {
@@ -61,62 +62,4 @@ fn confirm_summary(session: &Session) -> Result<bool> {
     session.out.data(&wizard::summary(&session.settings, &session.identity.account_id, &region));
     let question = format!("Create environment `{}` with these settings?", session.env());
     session.agrees(&question, true)
-}
-
-/// The smoke test that ends every applying command, unless `--skip-smoke-test`.
-pub(super) async fn smoke_test_unless_skipped(session: &Session, args: &ApplyArgs) -> Result<Outcome> {
-    if args.skip_smoke_test {
-        session.out.note("smoke test skipped (--skip-smoke-test)");
-        return Ok(Outcome::Success);
-    }
-    session.out.note("smoke test: proving the TVM vends what it should and refuses what it must");
-    super::smoke_test::prove(session, &args.smoke).await
-}
-
-/// The closing lines every applying command prints.
-pub(super) fn finish(session: &Session, command: &str, report: &deploy::Report) {
-    let outcome = match (command, report.changed()) {
-        (_, false) => "no-changes",
-        ("diff", true) => "changes",
-        (_, true) => "success",
-    };
-    session.out.json(report.json(command, outcome));
-    let mut text = format!("{command}: {}\n", report.summary());
-    if let Some(endpoint) = &report.endpoint {
-        text.push_str(&format!("endpoint: {endpoint}\n"));
-    }
-    session.out.data(&text);
-}
-
-/// A declined question: what was applied before it stays (earlier waves), and says so.
-pub(super) fn declined(session: &Session, report: &deploy::Report) -> Outcome {
-    let applied = report.applied();
-    session.out.json(serde_json::json!({"type": "result", "outcome": "declined", "applied": applied}));
-    session.out.note(&declined_message(&applied));
-    Outcome::Refused
-}
-
-fn declined_message(applied: &[&str]) -> String {
-    let removed = "the change sets made for the question were removed";
-    if applied.is_empty() {
-        format!("declined: nothing was changed, and {removed}")
-    } else {
-        format!(
-            "declined: {removed}, but these stacks were already applied before the question: {}. Run the command again to finish, or `teardown` to remove them",
-            applied.join(", ")
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_decline_names_what_earlier_waves_applied() {
-        assert!(declined_message(&[]).contains("nothing was changed"));
-        let message = declined_message(&["sentinel-tvm-main-artifacts", "sentinel-tvm-main-policy"]);
-        assert!(!message.contains("nothing was changed"), "{message}");
-        assert!(message.contains("sentinel-tvm-main-artifacts, sentinel-tvm-main-policy"), "{message}");
-    }
 }

@@ -1,16 +1,18 @@
-//! One module per command, each a readable script of named steps; this file only dispatches.
+//! The commands: one file per command, each a readable script of named steps, and this file,
+//! which only dispatches. What several commands share (the session, the deploy flow, the
+//! pre-flight, the smoke test, the SCP's stack, the TVM connection) lives in `steps/`; a command
+//! never imports another command.
 
-mod client;
-mod deploy;
+mod credentials;
+mod diff;
 mod exec;
 mod install;
 mod policy;
-mod preflight;
+mod profiles;
 mod scp;
-mod session;
-mod smoke_client;
 mod smoke_test;
 mod status;
+pub mod steps;
 mod teardown;
 mod upgrade;
 
@@ -18,22 +20,23 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, PolicyCommand, ScpCommand};
 use crate::error::Outcome;
+use crate::ui::output::Reporter;
 
-pub async fn run(cli: Cli) -> Result<Outcome> {
+pub async fn run(cli: Cli, out: &Reporter) -> Result<Outcome> {
     let global = &cli.global;
     match &cli.command {
-        Command::Install(args) => install::run(global, args).await,
-        Command::Upgrade(args) => upgrade::upgrade(global, args).await,
-        Command::Diff(args) => upgrade::diff(global, args).await,
-        Command::Status => status::run(global).await,
-        Command::SmokeTest(args) => smoke_test::run(global, args).await,
-        Command::Teardown => teardown::run(global).await,
-        Command::Policy(PolicyCommand::Validate { file }) => policy::validate(file),
-        Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, file, *force),
-        Command::Scp(ScpCommand::Show(args)) => scp::show(global, args).await,
-        Command::Scp(ScpCommand::Check(args)) => scp::check(global, args).await,
-        Command::Credentials(args) => client::credentials(global, args).await,
-        Command::Profiles(args) => client::profiles(global, args).await,
-        Command::Exec(args) => exec::run(global, args).await,
+        Command::Install(args) => install::run(global, out, args).await,
+        Command::Upgrade(args) => upgrade::run(global, out, args).await,
+        Command::Diff(args) => diff::run(global, out, args).await,
+        Command::Status => status::run(global, out).await,
+        Command::SmokeTest(args) => smoke_test::run(global, out, args).await,
+        Command::Teardown => teardown::run(global, out).await,
+        Command::Policy(PolicyCommand::Validate { file }) => policy::validate(out, file),
+        Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, out, file, *force),
+        Command::Scp(ScpCommand::Show(args)) => scp::show(global, out, args).await,
+        Command::Scp(ScpCommand::Check(args)) => scp::check(global, out, args).await,
+        Command::Credentials(args) => credentials::run(global, out, args).await,
+        Command::Profiles(args) => profiles::run(global, out, args).await,
+        Command::Exec(args) => exec::run(global, out, args).await,
     }
 }

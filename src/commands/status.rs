@@ -5,20 +5,20 @@
 use anyhow::Result;
 use serde_json::json;
 
-use super::session::Session;
 use crate::cli::GlobalArgs;
+use crate::commands::steps::session::{Session, environment_stacks};
 use crate::config::EnvironmentConfig;
-use crate::endpoint::tvm_url;
-use crate::engine::is_success;
+use crate::deploy::engine::is_success;
+use crate::deploy::stacks::{Part, TAG_VERSION};
 use crate::error::Outcome;
-use crate::plan::Deployed;
-use crate::render::{StatusRow, status_table};
-use crate::stacks::{Part, TAG_ENV, TAG_VERSION, stack_prefix};
+use crate::tvm::endpoint::tvm_url;
+use crate::ui::output::Reporter;
+use crate::ui::render::{StatusRow, status_table};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
-    let session = Session::open(global, &EnvironmentConfig::default()).await?;
+pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
+    let session = Session::open(global, out, &EnvironmentConfig::default()).await?;
     let stacks = environment_stacks(&session).await?;
     if stacks.is_empty() {
         session
@@ -61,16 +61,4 @@ pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
     }
     session.out.data(&text);
     Ok(if healthy { Outcome::Success } else { Outcome::Refused })
-}
-
-/// The stacks sentinel-tvm deployed for this environment: named for it and tagged for it (a
-/// name alone could belong to an environment whose name starts the same way).
-pub async fn environment_stacks(session: &Session) -> Result<Vec<Deployed>> {
-    let env = session.env();
-    let mut stacks = session.cloudformation().list(&stack_prefix(env)).await?;
-    stacks.retain(|s| {
-        s.tags.get(TAG_ENV).map(String::as_str) == Some(env) && Part::from_stack_name(env, &s.name).is_some()
-    });
-    stacks.sort_by_key(|s| Part::from_stack_name(env, &s.name).map(|p| (p.wave(), p)));
-    Ok(stacks)
 }

@@ -10,20 +10,21 @@ use anyhow::Result;
 use futures_util::future::try_join_all;
 use serde_json::json;
 
-use super::session::Session;
-use super::status::environment_stacks;
 use crate::aws::iam;
 use crate::aws::residue::{Leftover, Residue};
 use crate::cli::GlobalArgs;
+use crate::commands::steps::scp::remove_for_teardown;
+use crate::commands::steps::session::{Session, environment_stacks};
 use crate::config::EnvironmentConfig;
+use crate::deploy::model::Deployed;
+use crate::deploy::stacks::{Part, TAG_ENV};
 use crate::error::Outcome;
-use crate::plan::Deployed;
-use crate::prompt::Cancelled;
-use crate::smoke::client_user_name;
-use crate::stacks::{Part, TAG_ENV};
+use crate::names::client_user_name;
+use crate::ui::output::Reporter;
+use crate::ui::prompt::Cancelled;
 
-pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
-    let session = Session::open(global, &EnvironmentConfig::default()).await?;
+pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
+    let session = Session::open(global, out, &EnvironmentConfig::default()).await?;
     let stacks = environment_stacks(&session).await?;
     let iam = aws_sdk_iam::Client::new(&session.sdk);
     let client_user = smoke_client_user(&iam, session.env()).await?;
@@ -33,7 +34,7 @@ pub async fn run(global: &GlobalArgs) -> Result<Outcome> {
         return Ok(Outcome::Refused);
     }
     // The SCP names the TVM: it goes first, or teardown stops here.
-    super::scp::remove_for_teardown(&session).await?;
+    remove_for_teardown(&session).await?;
     // Then the user: it holds the client policy, and IAM refuses to delete a policy still attached.
     if let Some(user) = &client_user {
         iam::remove_user(&iam, user).await?;

@@ -178,3 +178,57 @@ fn the_tvm_profile_and_the_aws_profile_are_different_flags_in_either_order() {
         assert!(stderr(&run).contains("cannot read your AWS credentials"), "{args:?}: {}", stderr(&run));
     }
 }
+
+/// Every stdout line of a `--output json` run, each parsed as one JSON object.
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    stdout(output)
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert!(value.is_object(), "not a JSON object: {line}");
+            value
+        })
+        .collect()
+}
+
+#[test]
+fn with_output_json_policy_validate_prints_json_lines_for_a_result_and_for_an_error() {
+    let dir = scratch("policy-json");
+    std::fs::write(
+        dir.join("good.yaml"),
+        "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("bad.yaml"), "version: \"1\"\nrules:\n  - name: dev\n    effect: maybe\n").unwrap();
+
+    let good = sentinel_tvm_in(&dir, &["--output", "json", "policy", "validate", "good.yaml"]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    let lines = json_lines(&good);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (lines[0]["type"].as_str(), lines[0]["outcome"].as_str(), lines[0]["rules"].as_u64()),
+        (Some("result"), Some("valid"), Some(1))
+    );
+
+    let bad = sentinel_tvm_in(&dir, &["--output", "json", "policy", "validate", "bad.yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let lines = json_lines(&bad);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["type"], "error", "{lines:?}");
+    let message = lines[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("bad.yaml:4") && message.contains("effect"), "{message}");
+    assert!(lines[0]["hint"].is_string(), "{lines:?}");
+}
+
+#[test]
+fn with_output_json_a_usage_level_error_is_a_json_line_too() {
+    let dir = scratch("json-error");
+    let run = sentinel_tvm_in(&dir, &["--output", "json", "--env", "Prod_1", "status"]);
+    assert_eq!(run.status.code(), Some(2));
+    let lines = json_lines(&run);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["type"], "error");
+    assert!(lines[0]["message"].as_str().unwrap_or_default().contains("`Prod_1` is not a valid environment name"));
+    assert!(stderr(&run).contains("error:"), "people still read it on stderr: {}", stderr(&run));
+}

@@ -8,9 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sentinel_tvm::stacks::Part;
+use sentinel_tvm::deploy::stacks::Part;
 
-use crate::support::{Emulator, NO_SOURCE_IDENTITY, REGION, Run, Workdir, unique_name};
+use crate::support::{Emulator, Install, REGION, Run, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sentinel-tvm");
@@ -89,13 +89,14 @@ async fn clients_get_the_protected_role_through_exec_and_credential_process_and_
         "version: \"1\"\nrules:\n  - name: blocked\n    effect: deny\n    reason: blocked for this test\n    conditions: {{profiles: [{env}-blocked]}}\n  - name: app\n    effect: allow\n    conditions:\n      profiles: [{env}-app, {env}-blocked]\n      principals: [\"{user_arn}\"]\n"
     );
     std::fs::write(dir.path.join("policy.yaml"), policy).unwrap();
-    #[rustfmt::skip]
-    let install = [
-        "--env", &env, "--yes", "install", "--architecture", "x86_64", "--lambda-zip", &zip,
-        NO_SOURCE_IDENTITY[0], NO_SOURCE_IDENTITY[1], "--protect", "app", "--protect", "blocked",
-        "--policy-file", "policy.yaml", "--skip-smoke-test",
-    ];
-    emulator.sentinel_tvm(&dir, &install).assert_code(0);
+    Install::new(&env, &zip)
+        .source_identity_off()
+        .protect("app")
+        .protect("blocked")
+        .args(["--policy-file", "policy.yaml"])
+        .skip_smoke_test()
+        .run(&emulator, &dir)
+        .assert_code(0);
 
     // The client: an IAM user with the client policy, and (for `--env`) leave to read the api stack.
     let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;

@@ -14,18 +14,19 @@ use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_iam::Client as Iam;
 use sentinel_tvm::aws::cloudformation::CloudFormation;
 use sentinel_tvm::aws::iam::{create_user_with_key, get_user, remove_user};
-use sentinel_tvm::aws::residue::{Names, Residue};
+use sentinel_tvm::aws::residue::Residue;
 use sentinel_tvm::aws::s3::S3;
 use sentinel_tvm::cli::OutputFormat;
-use sentinel_tvm::engine::{Engine, Mode, StackOutcome, WaveOutcome};
-use sentinel_tvm::output::Reporter;
-use sentinel_tvm::prompt::Scripted;
-use sentinel_tvm::smoke::client_user_name;
-use sentinel_tvm::stacks::{DesiredStack, Part, TAG_ENV, TAG_TEMPLATE_SHA256, sha256_hex};
+use sentinel_tvm::deploy::engine::{Engine, Mode, StackOutcome, WaveOutcome};
+use sentinel_tvm::deploy::stacks::{DesiredStack, Part, TAG_ENV, TAG_TEMPLATE_SHA256, sha256_hex};
+use sentinel_tvm::names::Names;
+use sentinel_tvm::names::client_user_name;
+use sentinel_tvm::ui::output::Reporter;
+use sentinel_tvm::ui::prompt::Scripted;
 use serde_json::Value;
 
 use crate::emulator_or_skip;
-use crate::support::{Emulator, REGION, Workdir, header_only_lambda_zip, unique_name};
+use crate::support::{Emulator, Install, REGION, Workdir, header_only_lambda_zip, unique_name};
 
 /// `stack → outcome` from a result line.
 fn outcomes(result: &Value) -> BTreeMap<String, String> {
@@ -64,8 +65,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     };
 
     // install creates every stack and saves the settings
-    let install =
-        run(&["install", "--architecture", "x86_64", "--protect", "app", "--lambda-zip", &zip, "--skip-smoke-test"]);
+    let install = Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir);
     install.assert_code(0);
     let created = outcomes(&install.result());
     assert_eq!(created.len(), 7, "{created:?}");
@@ -89,7 +89,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     for stack in &all_stacks {
         before.push(change_set_count(&cfn, stack).await);
     }
-    let again = run(&["install", "--lambda-zip", &zip, "--skip-smoke-test"]);
+    let again = Install::new(&env, &zip).json().without_architecture().skip_smoke_test().run(&emulator, &dir);
     again.assert_code(0);
     assert_eq!(again.result()["outcome"], "no-changes");
     assert!(again.of_type("plan").iter().all(|p| p["action"] == "no-changes"), "{:?}", again.of_type("plan"));
@@ -258,21 +258,7 @@ async fn a_stack_sentinel_tvm_did_not_create_is_never_touched() {
         .await
         .unwrap();
 
-    let run = emulator.sentinel_tvm(
-        &dir,
-        &[
-            "--env",
-            &env,
-            "--yes",
-            "install",
-            "--architecture",
-            "x86_64",
-            "--protect",
-            "app",
-            "--lambda-zip",
-            &header_only_lambda_zip(),
-        ],
-    );
+    let run = Install::new(&env, &header_only_lambda_zip()).protect("app").run(&emulator, &dir);
 
     // The pre-flight check finds it before anything is touched.
     run.assert_code(1);

@@ -8,11 +8,12 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_iam::Client as Iam;
-use sentinel_tvm::aws::iam::remove_user;
+use sentinel_tvm::aws::iam::{remove_user, role_arn};
 use sentinel_tvm::aws::identity::caller_identity;
-use sentinel_tvm::aws::permissions::{check, denied_actions, role_arn};
-use sentinel_tvm::permissions::required_actions;
-use sentinel_tvm::preflight::Status;
+use sentinel_tvm::aws::simulator::denied_actions;
+use sentinel_tvm::check::permissions::required_actions;
+use sentinel_tvm::check::verdict::Status;
+use sentinel_tvm::commands::steps::preflight::permissions_verdict as check;
 use serde_json::{Value, json};
 
 use crate::emulator_or_skip;

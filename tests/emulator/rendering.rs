@@ -3,7 +3,7 @@
 //! filtered out.
 
 use crate::emulator_or_skip;
-use crate::support::{Workdir, header_only_lambda_zip, unique_name};
+use crate::support::{Install, Workdir, header_only_lambda_zip, unique_name};
 
 const POLICY: &str =
     "version: \"1\"\nrules:\n  - name: dev\n    effect: allow\n    conditions:\n      profiles: [r-dev]\n";
@@ -14,26 +14,7 @@ async fn an_upgrade_of_one_stack_reads_as_its_change_set_and_events() {
     let env = unique_name("r");
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
-    emulator
-        .sentinel_tvm(
-            &dir,
-            &[
-                "--env",
-                &env,
-                "--yes",
-                "--output",
-                "json",
-                "install",
-                "--architecture",
-                "x86_64",
-                "--protect",
-                "app",
-                "--lambda-zip",
-                &zip,
-                "--skip-smoke-test",
-            ],
-        )
-        .assert_code(0);
+    Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir).assert_code(0);
     std::fs::write(dir.path.join("policy.yaml"), POLICY).unwrap();
 
     let upgrade = emulator.sentinel_tvm(

@@ -7,11 +7,11 @@
 //! are unit-tested against recorded requests (`aws::scp_simulation`), not here.
 
 use aws_sdk_organizations::Client as Organizations;
-use sentinel_tvm::stacks::Part;
+use sentinel_tvm::deploy::stacks::Part;
 use serde_json::Value;
 
 use crate::emulator_or_skip;
-use crate::support::{Workdir, header_only_lambda_zip, unique_name};
+use crate::support::{Install, Workdir, header_only_lambda_zip, unique_name};
 
 const BREAK_GLASS: &str = "arn:aws:iam::000000000000:role/BreakGlass";
 
@@ -36,22 +36,11 @@ async fn an_enforced_scp_is_checked_then_refused_by_the_emulator_and_its_documen
         emulator.sentinel_tvm(&dir, &all)
     };
     let install = |target: &str| {
-        run(&[
-            "install",
-            "--architecture",
-            "x86_64",
-            "--protect",
-            "app",
-            "--lambda-zip",
-            &zip,
-            "--skip-smoke-test",
-            "--scp-mode",
-            "enforce",
-            "--scp-target",
-            target,
-            "--break-glass-role-arn",
-            BREAK_GLASS,
-        ])
+        Install::new(&env, &zip)
+            .protect("app")
+            .skip_smoke_test()
+            .args(["--scp-mode", "enforce", "--scp-target", target, "--break-glass-role-arn", BREAK_GLASS])
+            .run(&emulator, &dir)
     };
 
     // A target that does not exist stops the install before anything is touched.
@@ -127,20 +116,12 @@ async fn audit_mode_watches_the_trail_and_retires_when_turned_off() {
     };
     let audit = Part::ScpAudit.stack_name(&env);
 
-    let install = run(&[
-        "install",
-        "--architecture",
-        "x86_64",
-        "--protect",
-        "app",
-        "--lambda-zip",
-        &zip,
-        "--skip-smoke-test",
-        "--scp-mode",
-        "audit",
-        "--trail-log-group",
-        &trail,
-    ]);
+    let install = Install::new(&env, &zip)
+        .json()
+        .protect("app")
+        .skip_smoke_test()
+        .args(["--scp-mode", "audit", "--trail-log-group", &trail])
+        .run(&emulator, &dir);
     install.assert_code(0);
     assert_eq!(install.result()["stacks"][&audit], "created", "{}", install.stdout);
     let filters = logs.describe_metric_filters().log_group_name(&trail).send().await.unwrap();

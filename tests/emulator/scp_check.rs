@@ -25,10 +25,10 @@ use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use aws_sdk_cloudwatchlogs::Client as Logs;
 use sentinel_tvm::aws::identity::caller_identity;
-use sentinel_tvm::aws::scp_simulation::check;
-use sentinel_tvm::preflight::Status;
-use sentinel_tvm::scp::{Inputs, document};
-use sentinel_tvm::scp_check::cases;
+use sentinel_tvm::check::verdict::Status;
+use sentinel_tvm::commands::steps::scp::simulated_verdicts as check;
+use sentinel_tvm::scp::cases::cases;
+use sentinel_tvm::scp::document::{Inputs, document};
 
 use crate::emulator_or_skip;
 use crate::support::{settle, unique_name};

@@ -3,9 +3,9 @@
 //! grants nothing or the policy denies the smoke profile.
 
 use aws_sdk_cloudformation::Client as Cfn;
-use sentinel_tvm::stacks::Part;
+use sentinel_tvm::deploy::stacks::Part;
 
-use crate::support::{NO_SOURCE_IDENTITY, Workdir, unique_name};
+use crate::support::{Install, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 fn failed_details(run: &crate::support::Run) -> Vec<String> {
@@ -24,24 +24,7 @@ async fn install_proves_the_tvm_and_as_client_proves_the_client_policy_until_it_
     let dir = Workdir::new(&env);
     let json = ["--env", env.as_str(), "--yes", "--output", "json"];
 
-    let install = emulator.sentinel_tvm(
-        &dir,
-        &[
-            &json[..],
-            &[
-                "install",
-                "--architecture",
-                "x86_64",
-                "--protect",
-                "app",
-                "--lambda-zip",
-                &zip,
-                NO_SOURCE_IDENTITY[0],
-                NO_SOURCE_IDENTITY[1],
-            ],
-        ]
-        .concat(),
-    );
+    let install = Install::new(&env, &zip).json().protect("app").source_identity_off().run(&emulator, &dir);
     install.assert_code(0);
     let checks = install.of_type("check");
     assert_eq!(checks.len(), 6, "{checks:?}");
@@ -88,26 +71,7 @@ async fn a_policy_denying_the_smoke_profile_fails_the_positive_check_with_policy
     let zip = lambda_zip_or_skip!();
     let env = unique_name("p");
     let dir = Workdir::new(&env);
-    emulator
-        .sentinel_tvm(
-            &dir,
-            &[
-                "--env",
-                &env,
-                "--yes",
-                "install",
-                "--architecture",
-                "x86_64",
-                "--protect",
-                "app",
-                "--lambda-zip",
-                &zip,
-                "--skip-smoke-test",
-                NO_SOURCE_IDENTITY[0],
-                NO_SOURCE_IDENTITY[1],
-            ],
-        )
-        .assert_code(0);
+    Install::new(&env, &zip).protect("app").skip_smoke_test().source_identity_off().run(&emulator, &dir).assert_code(0);
 
     // The installer always lets the deployer have the smoke profile; someone changed the policy
     // behind its back (the function has not run yet, so nothing is cached).

@@ -3,10 +3,10 @@
 //! signs GETs with SigV4 for `execute-api`. Vending, identity, refusals and discovery.
 
 use aws_credential_types::Credentials;
-use sentinel_tvm::stacks::Part;
-use sentinel_tvm::tvm_client::TvmClient;
+use sentinel_tvm::deploy::stacks::Part;
+use sentinel_tvm::tvm::http::TvmClient;
 
-use crate::support::{Emulator, NO_SOURCE_IDENTITY, REGION, Workdir, unique_name};
+use crate::support::{Emulator, Install, REGION, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 /// An IAM user holding only `policy_arn`, with an access key.
@@ -32,28 +32,14 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
         "version: \"1\"\nrules:\n  - name: blocked\n    effect: deny\n    reason: blocked for this test\n    conditions: {{profiles: [{env}-blocked]}}\n  - name: app\n    effect: allow\n    max_server_duration: 30m\n    conditions:\n      profiles: [{env}-app, {env}-blocked]\n      principals: [\"{user_arn}\"]\n"
     );
     std::fs::write(dir.path.join("policy.yaml"), policy).unwrap();
-    let args = [
-        "--env",
-        &env,
-        "--yes",
-        "--output",
-        "json",
-        "install",
-        "--architecture",
-        "x86_64",
-        "--lambda-zip",
-        &zip,
-        NO_SOURCE_IDENTITY[0],
-        NO_SOURCE_IDENTITY[1],
-    ];
-    let install = emulator.sentinel_tvm(
-        &dir,
-        &[
-            &args[..],
-            &["--protect", "app", "--protect", "blocked", "--policy-file", "policy.yaml", "--skip-smoke-test"],
-        ]
-        .concat(),
-    );
+    let install = Install::new(&env, &zip)
+        .json()
+        .source_identity_off()
+        .protect("app")
+        .protect("blocked")
+        .args(["--policy-file", "policy.yaml"])
+        .skip_smoke_test()
+        .run(&emulator, &dir);
     install.assert_code(0);
 
     let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;

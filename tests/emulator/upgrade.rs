@@ -3,10 +3,10 @@
 //! `diff` first), old code zips are pruned while the current one stays, and the deployer is
 //! saved as a smoke principal.
 
-use sentinel_tvm::stacks::Part;
+use sentinel_tvm::deploy::stacks::Part;
 
 use crate::emulator_or_skip;
-use crate::support::{Workdir, header_only_lambda_zip, unique_name};
+use crate::support::{Install, Workdir, header_only_lambda_zip, unique_name};
 
 #[tokio::test]
 async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
@@ -22,8 +22,7 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
     let app = Part::ProtectedRole("app".into()).stack_name(&env);
     let ops = Part::ProtectedRole("ops".into()).stack_name(&env);
 
-    run(&["install", "--architecture", "x86_64", "--protect", "app", "--lambda-zip", &zip, "--skip-smoke-test"])
-        .assert_code(0);
+    Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir).assert_code(0);
     assert!(emulator.stack_exists(&app).await);
     let saved = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).unwrap();
     assert!(saved.contains("smoke_principals:") && saved.contains("arn:aws:iam::000000000000:root"), "{saved}");

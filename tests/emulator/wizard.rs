@@ -8,10 +8,10 @@ use std::process::Command;
 
 use aws_sdk_cloudformation::Client as Cfn;
 use rexpect::reader::{ReadUntil, Regex};
-use sentinel_tvm::stacks::{Part, TAG_TEMPLATE_SHA256};
+use sentinel_tvm::deploy::stacks::{Part, TAG_TEMPLATE_SHA256};
 
 use crate::emulator_or_skip;
-use crate::support::{Emulator, REGION, Workdir, header_only_lambda_zip, unique_name};
+use crate::support::{Emulator, Install, REGION, Workdir, header_only_lambda_zip, unique_name};
 
 const DOWN: &str = "\x1b[B";
 const ENTER: &str = "\r";
@@ -127,7 +127,7 @@ async fn an_interactive_install_asks_saves_and_deploys() {
     let env = unique_name("w");
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
-    let terminal = spawn_in_terminal(&emulator, &dir, &["install", "--lambda-zip", &zip, "--skip-smoke-test"]);
+    let terminal = spawn_in_terminal(&emulator, &dir, &Install::interactive(&zip).skip_smoke_test().argv());
     let env_name = env.clone();
     let shown = tokio::task::spawn_blocking(move || answer_the_wizard(terminal, &env_name)).await.unwrap();
 
@@ -162,31 +162,19 @@ async fn installs_from_flags_and_from_the_saved_file_give_the_same_stacks() {
     let (from_flags, from_file) = (unique_name("f"), unique_name("g"));
     let dir = Workdir::new(&from_flags);
     let zip = header_only_lambda_zip();
-    let flags = [
-        "install",
-        "--architecture",
-        "x86_64",
-        "--protect",
-        "app=arn:aws:iam::aws:policy/ReadOnlyAccess",
-        "--protect",
-        "ops",
-        "--log-retention-days",
-        "30",
-        "--rate-limit",
-        "7",
-        "--lambda-zip",
-        &zip,
-        "--skip-smoke-test",
-    ];
-    emulator.sentinel_tvm(&dir, &[&["--env", from_flags.as_str(), "--yes"][..], &flags].concat()).assert_code(0);
+    Install::new(&from_flags, &zip)
+        .protect("app=arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .protect("ops")
+        .args(["--log-retention-days", "30", "--rate-limit", "7"])
+        .skip_smoke_test()
+        .run(&emulator, &dir)
+        .assert_code(0);
 
     // The same settings, from the file only: the first environment's section under a new name.
     let saved = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).unwrap();
     let section = saved.split_once(&format!("  {from_flags}:\n")).expect("the section is saved").1;
     std::fs::write(dir.path.join("sentinel-tvm.yaml"), format!("environments:\n  {from_file}:\n{section}")).unwrap();
-    emulator
-        .sentinel_tvm(&dir, &["--env", &from_file, "--yes", "install", "--lambda-zip", &zip, "--skip-smoke-test"])
-        .assert_code(0);
+    Install::new(&from_file, &zip).without_architecture().skip_smoke_test().run(&emulator, &dir).assert_code(0);
 
     let cfn = Cfn::new(&emulator.config);
     let (a, b) = (stacks_of(&cfn, &from_flags).await, stacks_of(&cfn, &from_file).await);
@@ -204,10 +192,7 @@ async fn bad_input_without_a_terminal_is_refused_with_the_flag_that_fixes_it() {
     let env = unique_name("b");
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
-    let install = |extra: &[&str]| {
-        let args = [&["--env", env.as_str(), "install", "--architecture", "x86_64", "--lambda-zip", &zip][..], extra];
-        emulator.sentinel_tvm(&dir, &args.concat())
-    };
+    let install = |extra: &[&str]| Install::new(&env, &zip).without_yes().args(extra).run(&emulator, &dir);
 
     let no_profiles = install(&[]);
     no_profiles.assert_code(2);

@@ -179,6 +179,116 @@ pub fn header_only_lambda_zip() -> String {
     format!("{}/tests/fixtures/bootstrap-header-only-x86_64.zip", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One `sentinel-tvm install` command line of a test, so the tests spell out only what they
+/// change. `Install::new(&env, &zip)` is the run most tests make:
+///
+/// ```text
+/// --env ENV --yes install --architecture x86_64 --lambda-zip ZIP
+/// ```
+///
+/// x86_64 because MiniStack runs the Lambda's `bootstrap` on this host; `--yes` because no test
+/// has a terminal to confirm on (except through `Install::interactive`). The global flags always
+/// come before `install`; the install flags follow in the order they are added (clap reads them
+/// in any order, and keeps repeated ones such as `--protect` in theirs).
+///
+/// ```ignore
+/// Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Install {
+    env: Option<String>,
+    yes: bool,
+    json: bool,
+    architecture: bool,
+    zip: String,
+    args: Vec<String>,
+}
+
+impl Install {
+    /// `--env ENV --yes install --architecture x86_64 --lambda-zip ZIP`.
+    pub fn new(env: &str, zip: &str) -> Self {
+        Self { env: Some(env.into()), yes: true, json: false, architecture: true, zip: zip.into(), args: Vec::new() }
+    }
+
+    /// `install --lambda-zip ZIP` and nothing else: the wizard asks for the rest (in a terminal).
+    pub fn interactive(zip: &str) -> Self {
+        Self { env: None, yes: false, json: false, architecture: false, zip: zip.into(), args: Vec::new() }
+    }
+
+    /// `--output json` (before `install`): JSON lines on stdout, for `Run::of_type`.
+    pub fn json(mut self) -> Self {
+        self.json = true;
+        self
+    }
+
+    /// No `--yes`: the binary would ask for confirmation (and, without a terminal, refuses).
+    pub fn without_yes(mut self) -> Self {
+        self.yes = false;
+        self
+    }
+
+    /// No `--architecture`: the one saved in `sentinel-tvm.yaml` holds.
+    pub fn without_architecture(mut self) -> Self {
+        self.architecture = false;
+        self
+    }
+
+    /// `--protect PROFILE` (repeatable; `name=policy-arn` attaches a managed policy).
+    pub fn protect(self, profile: &str) -> Self {
+        self.args(["--protect", profile])
+    }
+
+    /// `--skip-smoke-test`: for a header-only zip, whose function never runs.
+    pub fn skip_smoke_test(self) -> Self {
+        self.arg("--skip-smoke-test")
+    }
+
+    /// `--require-source-identity false`. MiniStack does not evaluate `sts:SourceIdentity` in
+    /// trust policies (a condition on it never matches), so environments whose Lambda is
+    /// invoked are installed without that condition.
+    pub fn source_identity_off(self) -> Self {
+        self.args(["--require-source-identity", "false"])
+    }
+
+    /// Any other install flag (or its value), after those added so far.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Other install flags and their values, in order, after those added so far.
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.args.extend(args.into_iter().map(|arg| arg.as_ref().to_string()));
+        self
+    }
+
+    /// The whole command line, global flags first.
+    pub fn argv(&self) -> Vec<&str> {
+        let mut argv = Vec::new();
+        if let Some(env) = &self.env {
+            argv.extend(["--env", env]);
+        }
+        if self.yes {
+            argv.push("--yes");
+        }
+        if self.json {
+            argv.extend(["--output", "json"]);
+        }
+        argv.push("install");
+        if self.architecture {
+            argv.extend(["--architecture", "x86_64"]);
+        }
+        argv.extend(["--lambda-zip", &self.zip]);
+        argv.extend(self.args.iter().map(String::as_str));
+        argv
+    }
+
+    /// Runs it in `dir` against the emulator (see `Emulator::sentinel_tvm`).
+    pub fn run(&self, emulator: &Emulator, dir: &Workdir) -> Run {
+        emulator.sentinel_tvm(dir, &self.argv())
+    }
+}
+
 /// Returns the emulator or ends the calling test early (see `emulator`).
 #[macro_export]
 macro_rules! emulator_or_skip {
@@ -208,10 +318,6 @@ fn endpoint_host(endpoint: &str) -> &str {
         None => authority.split(':').next().unwrap_or_default(),
     }
 }
-
-/// MiniStack does not evaluate `sts:SourceIdentity` in trust policies (a condition on it never
-/// matches), so environments whose Lambda is invoked are installed without that condition.
-pub const NO_SOURCE_IDENTITY: [&str; 2] = ["--require-source-identity", "false"];
 
 /// A short name no other test in this run (or a parallel run) uses: `<prefix><8 base-36 chars>`,
 /// a valid environment name when the prefix is a lowercase letter.
@@ -314,6 +420,22 @@ mod tests {
     #[should_panic(expected = "must listen on 127.0.0.1")]
     fn a_remote_endpoint_is_refused() {
         assert_loopback("https://cloudformation.us-east-1.amazonaws.com");
+    }
+
+    #[test]
+    fn install_lines_put_the_global_flags_first_and_keep_the_order_of_the_rest() {
+        assert_eq!(
+            Install::new("e", "z.zip").json().protect("app").skip_smoke_test().argv(),
+            ["--env", "e", "--yes", "--output", "json", "install", "--architecture", "x86_64", "--lambda-zip", "z.zip"]
+                .into_iter()
+                .chain(["--protect", "app", "--skip-smoke-test"])
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            Install::new("e", "z.zip").without_yes().without_architecture().source_identity_off().arg("--x").argv(),
+            ["--env", "e", "install", "--lambda-zip", "z.zip", "--require-source-identity", "false", "--x"]
+        );
+        assert_eq!(Install::interactive("z.zip").argv(), ["install", "--lambda-zip", "z.zip"]);
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! The smoke test's judgements, pure: what the vended identity must be, and how the checklist
+//! reads. The checks themselves run in `commands::smoke_test`.
+
+use serde_json::{Value, json};
+
+use crate::names::client_user_name;
+
+/// One check: its name, whether it passed, how long it took, and what was seen when it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub seconds: f64,
+    pub detail: Option<String>,
+}
+
+/// The identity STS must report for credentials the TVM vended for `role`:
+/// `arn:<partition>:sts::<account>:assumed-role/<role>/tvm-<user>-<8 lowercase hex>`.
+pub fn check_assumed_role_arn(
+    arn: &str,
+    partition: &str,
+    account_id: &str,
+    role: &str,
+    user: &str,
+) -> Result<(), String> {
+    let expected = format!("arn:{partition}:sts::{account_id}:assumed-role/{role}/tvm-{user}-");
+    let request_id = arn.strip_prefix(&expected).ok_or_else(|| format!("expected `{expected}<8 hex>`, got `{arn}`"))?;
+    let is_request_id =
+        request_id.len() == 8 && request_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if is_request_id { Ok(()) } else { Err(format!("`{arn}` does not end in an 8-hex request id")) }
+}
+
+/// `✓ name (0.4 s)` per check; a failed one is followed by what was seen.
+pub fn checklist(checks: &[Check]) -> String {
+    let mut text = String::new();
+    for check in checks {
+        let mark = if check.passed { '✓' } else { '✗' };
+        text.push_str(&format!("{mark} {} ({:.1} s)\n", check.name, check.seconds));
+        if let Some(detail) = check.detail.as_deref().filter(|_| !check.passed) {
+            for line in detail.lines() {
+                text.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    text.push_str(&match failed {
+        0 => format!("smoke test: all {} checks passed\n", checks.len()),
+        n => format!("smoke test: {n} of {} checks failed\n", checks.len()),
+    });
+    text
+}
+
+/// A response body fit to show: credentials in it keep only their access key id.
+pub fn redact(body: &str) -> String {
+    match serde_json::from_str::<Value>(body) {
+        Ok(Value::Object(mut object)) if object.contains_key("SecretAccessKey") || object.contains_key("Token") => {
+            for key in ["SecretAccessKey", "Token", "SessionToken"] {
+                if let Some(value) = object.get_mut(key) {
+                    *value = json!("[redacted]");
+                }
+            }
+            Value::Object(object).to_string()
+        }
+        _ => body.chars().take(2000).collect(),
+    }
+}
+
+pub fn json(check: &Check) -> Value {
+    json!({"type": "check", "name": check.name, "passed": check.passed, "seconds": (check.seconds * 1000.0).round() / 1000.0, "detail": check.detail})
+}
+
+/// The principals an environment saves for its smoke rule: the saved ones, and the deployer
+/// (every session of its role) if new. A list that only grows: whoever deployed the environment
+/// can still smoke-test it after someone else (a CI role) upgraded it, and the deployed policy
+/// does not flip between deployers.
+pub fn saved_smoke_principals(saved: &[String], deployer_pattern: &str) -> Vec<String> {
+    let mut principals = saved.to_vec();
+    if !principals.iter().any(|p| p == deployer_pattern) {
+        principals.push(deployer_pattern.to_string());
+    }
+    principals
+}
+
+/// The principals the smoke rule admits: the saved ones with the deployer, and the temporary
+/// client user of `smoke-test --as-client`.
+pub fn smoke_principals(
+    saved: &[String],
+    deployer_pattern: &str,
+    partition: &str,
+    account_id: &str,
+    env: &str,
+) -> Vec<String> {
+    let mut principals = saved_smoke_principals(saved, deployer_pattern);
+    principals.push(format!("arn:{partition}:iam::{account_id}:user/{}", client_user_name(env)));
+    principals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_assumed_role_arn_must_be_the_protected_role_with_a_tvm_session() {
+        let role = "SentinelProtected-main-smoke";
+        let check = |arn: &str| check_assumed_role_arn(arn, "aws", "111122223333", role, "alice");
+        assert_eq!(
+            check("arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d"),
+            Ok(())
+        );
+        for wrong in [
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0A1B2C3D",
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3",
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-bob-0a1b2c3d",
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-prod/tvm-alice-0a1b2c3d",
+            "arn:aws:sts::999999999999:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d",
+            "arn:aws-cn:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d",
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/alice",
+            "arn:aws:iam::111122223333:user/alice",
+        ] {
+            assert!(check(wrong).is_err(), "{wrong} should be refused");
+        }
+    }
+
+    #[test]
+    fn smoke_principals_keep_every_deployer_once_and_the_client_user_last() {
+        let ci = "arn:aws:sts::111122223333:assumed-role/ci/*".to_string();
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        let client = "arn:aws:iam::111122223333:user/sentinel-tvm-main-smoke-client";
+        for (saved, deployer, expected) in [
+            (vec![], alice, vec![alice, client]),
+            (vec![ci.clone()], alice, vec![ci.as_str(), alice, client]),
+            (vec![ci.clone()], ci.as_str(), vec![ci.as_str(), client]),
+        ] {
+            assert_eq!(smoke_principals(&saved, deployer, "aws", "111122223333", "main"), expected, "{saved:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_a_shown_body_are_redacted() {
+        let body = r#"{"AccessKeyId":"ASIAEXAMPLE","SecretAccessKey":"s3cr3t","Token":"t0k3n","Expiration":"2026-01-25T14:30:00Z"}"#;
+        let shown = redact(body);
+        assert!(shown.contains("ASIAEXAMPLE") && !shown.contains("s3cr3t") && !shown.contains("t0k3n"), "{shown}");
+        assert_eq!(
+            redact(r#"{"Code":"POLICY_DENY","Message":"Policy denied: x"}"#),
+            r#"{"Code":"POLICY_DENY","Message":"Policy denied: x"}"#
+        );
+    }
+
+    #[test]
+    fn the_checklist_marks_each_check_and_shows_what_a_failure_saw() {
+        let checks = [
+            Check { name: "a signed request gets credentials".into(), passed: true, seconds: 0.42, detail: None },
+            Check {
+                name: "an unsigned request is refused".into(),
+                passed: false,
+                seconds: 1.0,
+                detail: Some("403 expected, got 200:\n{\"AccessKeyId\":\"…\"}".into()),
+            },
+        ];
+        assert_eq!(
+            checklist(&checks),
+            "✓ a signed request gets credentials (0.4 s)\n✗ an unsigned request is refused (1.0 s)\n    403 expected, got 200:\n    {\"AccessKeyId\":\"…\"}\nsmoke test: 1 of 2 checks failed\n"
+        );
+    }
+}

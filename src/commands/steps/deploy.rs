@@ -1,0 +1,237 @@
+//! The deploy flow shared by `install`, `upgrade` and `diff`: policy → code → wave after wave of
+//! stacks, the code uploaded as soon as its bucket exists, each wave's outputs feeding the next;
+//! then the stacks no longer configured are retired, the SCP deployed or retired in the
+//! management account (`commands::scp`), and old code pruned.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use futures_util::future::try_join_all;
+use serde_json::json;
+
+use super::scp;
+use super::session::{Session, environment_stacks};
+use crate::deploy::artifact::{self, Artifact};
+use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
+use crate::deploy::policy;
+use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
+use crate::tvm::endpoint::tvm_url;
+
+/// What a deploy (or preview) did.
+pub struct Report {
+    pub mode: Mode,
+    pub results: Vec<StackResult>,
+    /// Stacks no longer configured (protected roles, the audit or SCP stack): deleted, or in a
+    /// preview, to be deleted.
+    pub retired: Vec<String>,
+    pub endpoint: Option<String>,
+    /// The user declined a wave's changes: `results` holds what earlier waves applied.
+    pub declined: bool,
+}
+
+impl Report {
+    pub fn changed(&self) -> bool {
+        !self.retired.is_empty()
+            || self
+                .results
+                .iter()
+                .any(|r| !matches!(r.outcome, StackOutcome::Unchanged | StackOutcome::Previewed { changes: 0 }))
+    }
+
+    /// The stacks this run created or updated.
+    pub fn applied(&self) -> Vec<&str> {
+        let applied = |r: &&StackResult| matches!(r.outcome, StackOutcome::Created | StackOutcome::Updated);
+        self.results.iter().filter(applied).map(|r| r.name.as_str()).collect()
+    }
+
+    /// One line per outcome kind: `3 created, 1 updated, 4 unchanged`.
+    pub fn summary(&self) -> String {
+        let count = |f: fn(&StackOutcome) -> bool| self.results.iter().filter(|r| f(&r.outcome)).count();
+        let parts = [
+            (count(|o| *o == StackOutcome::Created), "created"),
+            (count(|o| *o == StackOutcome::Updated), "updated"),
+            (count(|o| matches!(o, StackOutcome::Previewed { changes } if *changes > 0)), "would change"),
+            (count(|o| *o == StackOutcome::Unchanged || *o == StackOutcome::Previewed { changes: 0 }), "unchanged"),
+            (self.retired.len(), if self.mode == Mode::Preview { "would be deleted" } else { "deleted" }),
+        ];
+        let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+        if text.is_empty() { "no stacks".into() } else { text.join(", ") }
+    }
+
+    /// The closing JSON object.
+    pub fn json(&self, command: &str, outcome: &str) -> serde_json::Value {
+        let retired = if self.mode == Mode::Preview { "would-delete" } else { "deleted" };
+        let stacks: BTreeMap<&str, &str> = self
+            .results
+            .iter()
+            .map(|r| {
+                let outcome = match r.outcome {
+                    StackOutcome::Created => "created",
+                    StackOutcome::Updated => "updated",
+                    StackOutcome::Unchanged => "unchanged",
+                    StackOutcome::Previewed { changes: 0 } => "unchanged",
+                    StackOutcome::Previewed { .. } => "would-change",
+                };
+                (r.name.as_str(), outcome)
+            })
+            .chain(self.retired.iter().map(|name| (name.as_str(), retired)))
+            .collect();
+        json!({"type": "result", "command": command, "outcome": outcome, "stacks": stacks, "endpoint": self.endpoint})
+    }
+}
+
+/// The code to deploy: `--lambda-zip`, or a fresh cargo-lambda build.
+pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact> {
+    let architecture = session.settings.deploy.architecture;
+    match lambda_zip {
+        Some(path) => artifact::load(path, architecture),
+        None => {
+            session.out.note(&format!(
+                "building the TVM Lambda for {} with cargo-lambda (a few minutes the first time)",
+                architecture.as_str()
+            ));
+            session.out.suspend(|| artifact::build(architecture, session.out.child_stdout()))
+        }
+    }
+}
+
+/// Runs the waves, retires the stacks no longer configured, deploys (or retires) the SCP, and
+/// prunes old code. A declined question ends the run there (`Report::declined`).
+pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Report> {
+    let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
+    let user = policy::user_policy(env, &identity.account_id, deploy)?;
+    let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
+    let cfn = session.cloudformation();
+    let engine = session.engine(&cfn);
+    let key = artifact.key();
+    let previous_key = deployed_artifact_key(session).await?;
+    let parts = stacks::parts(deploy);
+    let waves = parts.iter().map(Part::wave).max().unwrap_or(0);
+    let mut outputs = Outputs::new();
+    let mut results = Vec::new();
+    for wave in 0..=waves {
+        let inputs = Inputs {
+            env,
+            deploy,
+            account_id: &identity.account_id,
+            partition: &identity.partition,
+            policy_text: &policy_text,
+            artifact_key: Some(&key),
+            scp_document: None,
+            outputs: &outputs,
+        };
+        let Some(desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
+        match engine.run_wave(desired, mode).await? {
+            WaveOutcome::Declined => {
+                return Ok(Report { mode, results, retired: Vec::new(), endpoint: None, declined: true });
+            }
+            WaveOutcome::Done(done) => {
+                for result in &done {
+                    session.out.outputs(&result.name, &result.outputs);
+                    outputs.insert(result.part.clone(), result.outputs.clone());
+                }
+                results.extend(done);
+            }
+        }
+        if wave == 0 && mode == Mode::Apply {
+            upload(session, artifact, &outputs).await?;
+        }
+    }
+    let endpoint =
+        outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
+    let Some(mut retired) = retire(session, &engine, &parts, mode).await? else {
+        return Ok(Report { mode, results, retired: Vec::new(), endpoint, declined: true });
+    };
+    match scp::apply(session, mode, &outputs).await? {
+        scp::Applied::Nothing => {}
+        scp::Applied::Done(done) => results.extend(done),
+        scp::Applied::Retired(name) => retired.push(name),
+        scp::Applied::Declined => return Ok(Report { mode, results, retired, endpoint, declined: true }),
+    }
+    if mode == Mode::Apply {
+        prune_code(session, &outputs, &key, previous_key).await?;
+    }
+    Ok(Report { mode, results, retired, endpoint, declined: false })
+}
+
+/// The code the deployed API stack runs, if there is one.
+async fn deployed_artifact_key(session: &Session) -> Result<Option<String>> {
+    let api = session.cloudformation().describe(&Part::Api.stack_name(session.env())).await?;
+    Ok(api.and_then(|api| api.parameters.get("ArtifactKey").cloned()))
+}
+
+/// Removes code zips other than the current and the previous one (which a rollback of the API
+/// stack may need), so the bucket does not grow with every code change.
+async fn prune_code(session: &Session, outputs: &Outputs, current: &str, previous: Option<String>) -> Result<()> {
+    let bucket = outputs
+        .get(&Part::Artifacts)
+        .and_then(|o| o.get("BucketName"))
+        .context("the artifacts stack has no BucketName output")?;
+    let keep: Vec<String> = std::iter::once(current.to_string()).chain(previous).collect();
+    let removed = session.s3().delete_objects_except(bucket, "lambda/", &keep).await?;
+    if removed > 0 {
+        session.out.note(&format!("removed {removed} old code zip version(s) from s3://{bucket}/lambda/"));
+    }
+    Ok(())
+}
+
+/// Deletes the stacks no longer configured (`stacks::retired`: protected roles, the audit stack),
+/// asking first unless `--yes`; in a preview, only names them. `None` when the user said no.
+async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mode) -> Result<Option<Vec<String>>> {
+    let deployed: Vec<String> = environment_stacks(session).await?.into_iter().map(|s| s.name).collect();
+    let retired: Vec<String> =
+        stacks::retired(session.env(), parts, &deployed).into_iter().map(str::to_string).collect();
+    if retired.is_empty() {
+        return Ok(Some(retired));
+    }
+    let list = retired.join(", ");
+    if mode == Mode::Preview {
+        session.out.note(&format!("no longer configured (`protect`, `scp_mode`), so `upgrade` would delete: {list}"));
+        return Ok(Some(retired));
+    }
+    session.out.note(&format!("no longer configured (`protect`, `scp_mode`): {list}"));
+    let question = format!("Delete {} stack(s) of `{}` that are no longer configured?", retired.len(), session.env());
+    if !session.agrees(&question, false)? {
+        return Ok(None);
+    }
+    try_join_all(retired.iter().map(|name| engine.delete_and_wait(name))).await?;
+    Ok(Some(retired))
+}
+
+/// The wave's desired stacks. In a preview, a wave whose inputs come from stacks not deployed
+/// yet cannot be computed: it is reported and the preview ends there (`None`).
+fn desired_wave(
+    session: &Session,
+    inputs: &Inputs,
+    parts: &[Part],
+    wave: usize,
+    mode: Mode,
+) -> Result<Option<Vec<DesiredStack>>> {
+    let desired: Result<Vec<DesiredStack>, MissingInput> =
+        parts.iter().filter(|p| p.wave() == wave).map(|p| inputs.desired(p)).collect();
+    match desired {
+        Ok(desired) => Ok(Some(desired)),
+        Err(missing) if mode == Mode::Preview => {
+            session.out.note(&format!("the remaining stacks depend on stacks that are not deployed yet ({missing}); they would be created by `install`"));
+            Ok(None)
+        }
+        Err(missing) => Err(missing).context("a stack this one depends on did not report its outputs"),
+    }
+}
+
+async fn upload(session: &Session, artifact: &Artifact, outputs: &Outputs) -> Result<()> {
+    let bucket = outputs
+        .get(&Part::Artifacts)
+        .and_then(|o| o.get("BucketName"))
+        .context("the artifacts stack has no BucketName output")?;
+    let key = artifact.key();
+    if session.s3().upload_if_missing(bucket, &key, artifact.bytes.clone()).await? {
+        session.out.note(&format!(
+            "uploaded {} ({} bytes) to s3://{bucket}/{key}",
+            artifact.path.display(),
+            artifact.bytes.len()
+        ));
+    }
+    Ok(())
+}

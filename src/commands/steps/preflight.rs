@@ -1,0 +1,150 @@
+//! The checks `install` makes before it touches any stack, each printed as a one-line verdict
+//! with its fix: credentials, account, region, that the caller may create what the templates
+//! need, the policy as it would be deployed, that every existing stack of the environment is
+//! sentinel-tvm's, and no leftover log group in the way (offered for deletion). The verdicts themselves are `crate::check::preflight`.
+
+use anyhow::Result;
+use aws_config::SdkConfig;
+
+use super::scp::{Org, org_verdicts};
+use super::session::Session;
+use crate::aws::iam::role_arn;
+use crate::aws::residue::Residue;
+use crate::aws::simulator::denied_actions;
+use crate::check::permissions::{self, Principal};
+use crate::check::preflight;
+use crate::check::verdict::{self, Verdict};
+use crate::config::ScpMode;
+use crate::deploy::model::Deployed;
+use crate::deploy::policy::{self, MAX_POLICY_BYTES};
+use crate::deploy::stacks::Part;
+use crate::error::Fixable;
+
+/// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
+/// `stacks` are those named for the environment (`stack_prefix`), whoever made them.
+pub async fn run(session: &Session, stacks: &[Deployed]) -> Result<bool> {
+    let identity = &session.identity;
+    let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+    let mut verdicts = vec![
+        preflight::credentials(&identity.arn),
+        preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
+        preflight::region(&region),
+        permissions(session).await,
+        policy(session),
+        preflight::ownership(session.env(), stacks),
+        log_group(session, stacks).await?,
+    ];
+    if session.settings.deploy.scp.mode == ScpMode::Enforce {
+        verdicts.extend(organization(session).await);
+    }
+    for verdict in &verdicts {
+        session.out.json(verdict.json());
+        session.out.note(verdict.line().trim_end());
+    }
+    let failed = verdict::failures(&verdicts);
+    if let Some(first) = failed.first() {
+        let names: Vec<&str> = failed.iter().map(|v| v.check).collect();
+        session.out.json(
+            serde_json::json!({"type": "result", "command": "install", "outcome": "preflight-failed", "failed": names}),
+        );
+        session.out.data(&format!(
+            "install: pre-flight check failed ({}); nothing was changed. First fix: {}\n",
+            names.join(", "),
+            first.fix.as_deref().unwrap_or("see above")
+        ));
+    }
+    Ok(failed.is_empty())
+}
+
+/// The simulation of what the templates need; a check that cannot run is a warning, not a stop.
+async fn permissions(session: &Session) -> Verdict {
+    match permissions_verdict(&session.sdk, &session.identity.arn).await {
+        Ok(verdict) => verdict,
+        Err(error) => Verdict::warn(
+            "permissions",
+            format!("could not be checked: {error:#}"),
+            "grant iam:SimulatePrincipalPolicy to check them before deploying, or read the deployer permissions in docs/LAMBDA_TVM_DEPLOYMENT.md",
+        ),
+    }
+}
+
+/// The organization's checks for the SCP; credentials that do not reach it fail here.
+async fn organization(session: &Session) -> Vec<Verdict> {
+    let checked = match Org::open(session).await {
+        Ok(org) => org_verdicts(session, &org).await,
+        Err(error) => Err(error),
+    };
+    checked.unwrap_or_else(|error| {
+        vec![Verdict::fail(
+            "organization",
+            format!("the SCP cannot be checked: {error:#}"),
+            "pass `--org-profile PROFILE` with credentials of the management account (or a delegated administrator)",
+        )]
+    })
+}
+
+/// The policy as it would be deployed: valid, and small enough.
+fn policy(session: &Session) -> Verdict {
+    let (env, deploy) = (session.env(), &session.settings.deploy);
+    let deployed = policy::user_policy(env, &session.identity.account_id, deploy)
+        .and_then(|user| policy::for_deploy(env, &user, &session.smoke_principals()));
+    match deployed {
+        Ok(text) => Verdict::pass("policy", format!("valid, {} of {MAX_POLICY_BYTES} bytes as deployed", text.len())),
+        Err(error) => match error.downcast_ref::<Fixable>() {
+            Some(fixable) => Verdict::fail("policy", fixable.message.clone(), fixable.hint.clone()),
+            None => Verdict::fail("policy", format!("{error:#}"), "fix the policy file, or leave out --policy-file"),
+        },
+    }
+}
+
+/// A leftover Lambda log group (only matters while the API stack does not exist): deleted when
+/// the user agrees (or `--yes`), else a failed verdict.
+async fn log_group(session: &Session, stacks: &[Deployed]) -> Result<Verdict> {
+    let api = Part::Api.stack_name(session.env());
+    let names = session.names();
+    let [lambda_log_group, _] = names.log_groups();
+    if stacks.iter().any(|s| s.name == api) {
+        return Ok(Verdict::pass("log group", format!("{lambda_log_group} belongs to the existing API stack")));
+    }
+    let residue = Residue::new(&session.sdk, session.s3());
+    if !residue.log_group_exists(&lambda_log_group).await? {
+        return Ok(preflight::leftover_log_group(&lambda_log_group, false));
+    }
+    let verdict = preflight::leftover_log_group(&lambda_log_group, true);
+    if !delete_agreed(session, &verdict)? {
+        return Ok(verdict);
+    }
+    residue.delete_log_group(&lambda_log_group).await?;
+    Ok(Verdict::pass("log group", format!("deleted the leftover {lambda_log_group}")))
+}
+
+/// Without `--yes` or a terminal to ask on, no: the verdict names the fix instead.
+fn delete_agreed(session: &Session, verdict: &Verdict) -> Result<bool> {
+    if !session.yes && !session.prompt.interactive() {
+        return Ok(false);
+    }
+    session.agrees(&format!("{}. Delete it?", verdict.detail), true)
+}
+
+/// Whether `caller_arn` (from `sts:GetCallerIdentity`) may do what an install needs: the principal
+/// behind the caller (`iam:GetRole` for a role session), then `iam:SimulatePrincipalPolicy` of
+/// every action an install needs (`check::permissions`). A caller who may not run the simulation
+/// gets a warning, not a failure: the deploy itself will tell.
+pub async fn permissions_verdict(config: &SdkConfig, caller_arn: &str) -> Result<Verdict> {
+    let principal = match permissions::simulation_principal(caller_arn) {
+        Ok(principal) => principal,
+        Err(why) => return Ok(permissions::skipped(why)),
+    };
+    let iam = aws_sdk_iam::Client::new(config);
+    let principal_arn = match principal {
+        Principal::User(arn) => arn,
+        Principal::Role { name } => match role_arn(&iam, &name).await? {
+            Some(arn) => arn,
+            None => return Ok(permissions::unverifiable(caller_arn, "iam:GetRole")),
+        },
+    };
+    match denied_actions(&iam, &principal_arn, &permissions::required_actions()).await? {
+        Some(denied) => Ok(permissions::verdict(&principal_arn, &denied)),
+        None => Ok(permissions::unverifiable(caller_arn, "iam:SimulatePrincipalPolicy")),
+    }
+}

@@ -1,0 +1,260 @@
+//! What every AWS-facing command starts with: the config file, resolved settings (with a notice
+//! per flag or variable that overrides the file), the SDK configuration, and who we are; for
+//! `install` on a terminal, first the questions (`wizard`) for what nothing else gives. It refuses
+//! early: no region, no credentials, or credentials for another account than `--expected-account`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use aws_config::SdkConfig;
+
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::iam::invoker_candidates;
+use crate::aws::identity::{Identity, caller_identity};
+use crate::aws::s3::S3;
+use crate::aws::sdk_config;
+use crate::check::smoke::{saved_smoke_principals, smoke_principals};
+use crate::cli::GlobalArgs;
+use crate::config::{self, ConfigFile, EnvironmentConfig};
+use crate::deploy::engine::Engine;
+use crate::deploy::model::Deployed;
+use crate::deploy::stacks::{Part, TAG_ENV};
+use crate::error::Fixable;
+use crate::names::Names;
+use crate::names::stack_prefix;
+use crate::settings::{Override, Selection, Settings, Sources, overlay, saved_connection};
+use crate::ui::output::Reporter;
+use crate::ui::prompt::{self, Prompt};
+use crate::ui::wizard;
+
+pub struct Session {
+    pub settings: Settings,
+    pub sdk: SdkConfig,
+    pub identity: Identity,
+    pub out: Reporter,
+    pub prompt: Box<dyn Prompt>,
+    pub yes: bool,
+    pub config_path: PathBuf,
+    pub config_file: Option<ConfigFile>,
+    /// The file's section for this environment with the flags laid over it.
+    pub merged: EnvironmentConfig,
+    /// The global flags' profile and region: only these (not AWS_PROFILE/AWS_REGION) are saved.
+    selection: Selection,
+}
+
+impl Session {
+    pub async fn open(global: &GlobalArgs, out: &Reporter, flags: &EnvironmentConfig) -> Result<Session> {
+        Ok(Self::open_asking(global, out, flags, false).await?.0)
+    }
+
+    /// As `open`; with `ask` (install) and a terminal, first asks for the environment, region
+    /// and deploy settings that neither flags, environment nor file give. Returns the answers
+    /// (all `None` when nothing was asked). Settings are resolved once, and once more only when
+    /// the wizard answered something.
+    pub async fn open_asking(
+        global: &GlobalArgs,
+        out: &Reporter,
+        flags: &EnvironmentConfig,
+        ask: bool,
+    ) -> Result<(Session, EnvironmentConfig)> {
+        let out = out.clone();
+        let prompt = prompt::for_session(!global.yes && !global.non_interactive);
+        let ask = ask && prompt.interactive();
+        let config_path = config::path(global.config.as_deref());
+        let config_file = config::load(&config_path)?;
+        let mut selection = global.selection();
+        let file = config_file.as_ref();
+        if ask && needs_env_name(&selection, flags, file) {
+            selection.env = Some(out.suspend(|| wizard::ask_env(prompt.as_ref()))?);
+        }
+        let (mut settings, mut overrides, mut merged) = resolve(&selection, flags, file)?;
+        let mut sdk = sdk_config(&settings.connection).await;
+        if ask && sdk.region().is_none() {
+            // Nothing gave a region, so the answer is what `--region` would have been.
+            let region = out.suspend(|| wizard::ask_region(prompt.as_ref()))?;
+            selection.region = Some(region.clone());
+            settings.connection.region = Some(region);
+            sdk = sdk_config(&settings.connection).await;
+        }
+        let Some(region) = sdk.region().map(|r| r.to_string()) else {
+            bail!(Fixable::new(
+                "no AWS region is configured",
+                "pass `--region REGION`, set AWS_REGION, or set `region` in your AWS profile"
+            ));
+        };
+        let identity = caller_identity(&sdk).await?;
+        out.note(&format!(
+            "account {} ({}) as {}, region {region}, environment `{}`",
+            identity.account_id, identity.partition, identity.arn, settings.env
+        ));
+        check_account(&settings, &identity)?;
+        let answers = if ask {
+            // `merged` is what flags and file give: the wizard asks for the rest.
+            let offer = offer(&sdk, &settings.deploy.role_prefix, &merged, &out).await;
+            out.suspend(|| wizard::ask_settings(prompt.as_ref(), &settings.env, &merged, &offer))?
+        } else {
+            EnvironmentConfig::default()
+        };
+        if answers != EnvironmentConfig::default() {
+            // The answers fill only what nothing gave: laid under the flags like the file is.
+            let flags = overlay(flags, &answers).0;
+            (settings, overrides, merged) = resolve(&selection, &flags, file)?;
+        }
+        for o in &overrides {
+            out.note(&format!("{} overrides `{}` from {}", o.flag, o.key, config_path.display()));
+        }
+        let session = Session {
+            settings,
+            sdk,
+            identity,
+            out,
+            prompt,
+            yes: global.yes,
+            config_path,
+            config_file,
+            merged,
+            selection,
+        };
+        Ok((session, answers))
+    }
+
+    pub fn env(&self) -> &str {
+        &self.settings.env
+    }
+
+    /// Yes with `--yes`; otherwise the question (a cancelled one is a no).
+    pub fn agrees(&self, question: &str, default: bool) -> Result<bool> {
+        if self.yes {
+            return Ok(true);
+        }
+        self.out.suspend(|| prompt::agreed(self.prompt.as_ref(), question, default, "--yes"))
+    }
+
+    /// The physical names this environment's stacks create.
+    pub fn names(&self) -> Names {
+        Names {
+            env: self.env().to_string(),
+            role_prefix: self.settings.deploy.role_prefix.clone(),
+            account_id: self.identity.account_id.clone(),
+            region: self.sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+        }
+    }
+
+    pub fn cloudformation(&self) -> CloudFormation {
+        CloudFormation::new(&self.sdk)
+    }
+
+    pub fn s3(&self) -> S3 {
+        S3::new(&self.sdk, self.settings.connection.endpoint_url.is_some(), &self.identity.account_id)
+    }
+
+    pub fn engine<'a>(&'a self, cfn: &'a CloudFormation) -> Engine<'a> {
+        Engine { cfn, out: &self.out, prompt: self.prompt.as_ref(), yes: self.yes, env: &self.settings.env }
+    }
+
+    /// The principals the deployed smoke rule admits (see `smoke::smoke_principals`).
+    pub fn smoke_principals(&self) -> Vec<String> {
+        let identity = &self.identity;
+        smoke_principals(
+            &self.settings.deploy.smoke_principals,
+            &identity.principal_pattern(),
+            &identity.partition,
+            &identity.account_id,
+            self.env(),
+        )
+    }
+
+    /// Writes this environment's settings (and the account it lives in) to the config file,
+    /// keeping the other environments as they were.
+    pub fn save_config(&self) -> Result<()> {
+        let mut file = self.config_file.clone().unwrap_or_default();
+        let mut section = self.merged.clone();
+        let region = self.sdk.region().map(|r| r.to_string());
+        (section.profile, section.region) = saved_connection(&self.selection, &self.merged, region);
+        section.expected_account = Some(self.identity.account_id.clone());
+        section.smoke_principals =
+            Some(saved_smoke_principals(&self.settings.deploy.smoke_principals, &self.identity.principal_pattern()));
+        if file.environments.get(self.env()) == Some(&section) {
+            return Ok(());
+        }
+        file.environments.insert(self.env().to_string(), section);
+        config::save(&self.config_path, &file)?;
+        self.out.note(&format!("saved the settings of `{}` to {}", self.env(), self.config_path.display()));
+        Ok(())
+    }
+}
+
+/// Settings, the notices due, and the file's section with the flags over it.
+fn resolve(
+    selection: &Selection,
+    flags: &EnvironmentConfig,
+    file: Option<&ConfigFile>,
+) -> Result<(Settings, Vec<Override>, EnvironmentConfig)> {
+    let sources = Sources::new(selection, flags, file);
+    let (settings, overrides) = sources.resolve()?;
+    let merged = sources.merged(&settings.env).0;
+    Ok((settings, overrides, merged))
+}
+
+/// No `--env`, no SENTINEL_TVM_ENV, and no single environment in the file to fall back to.
+fn needs_env_name(selection: &Selection, flags: &EnvironmentConfig, file: Option<&ConfigFile>) -> bool {
+    selection.env.is_none()
+        && crate::settings::process_environment("SENTINEL_TVM_ENV").is_none()
+        && Sources::new(selection, flags, file).env_name().is_err()
+}
+
+/// Refuses credentials for another account than the environment's.
+fn check_account(settings: &Settings, identity: &Identity) -> Result<()> {
+    if let Some(expected) = settings.deploy.expected_account.as_deref().filter(|e| *e != identity.account_id) {
+        bail!(Fixable::new(
+            format!(
+                "these credentials are for account {}, but environment `{}` belongs to account {expected}",
+                identity.account_id, settings.env
+            ),
+            "use credentials for the right account (`--aws-profile`), or change `expected_account` if the environment really moved",
+        ));
+    }
+    Ok(())
+}
+
+/// The roles and users to offer as invokers (none, with a warning, when they cannot be listed),
+/// and the organization's OUs and accounts for the SCP (none when it cannot be read: the IDs are
+/// typed then).
+/// Only what a question that may come up needs is read.
+async fn offer(sdk: &SdkConfig, role_prefix: &str, given: &EnvironmentConfig, out: &Reporter) -> wizard::Offer {
+    let invokers = if wizard::asks_invokers(given) {
+        invoker_candidates(&aws_sdk_iam::Client::new(sdk), role_prefix, 200).await
+    } else {
+        Ok(Default::default())
+    };
+    let (roles, users) = match invokers {
+        Ok(found) => found,
+        Err(error) => {
+            out.warn(&format!("cannot list IAM roles and users to offer as invokers ({error:#}); add them later with --invoker-role/--invoker-user"));
+            Default::default()
+        }
+    };
+    let tree = if wizard::may_ask_scp_targets(given) {
+        crate::aws::organizations::Organizations::new(sdk).tree().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let scp_targets = tree
+        .into_iter()
+        .filter(|entry| !matches!(entry.kind, crate::aws::organizations::TargetKind::Root))
+        .map(|entry| (entry.id, format!("{} ({})", entry.path, entry.kind)))
+        .collect();
+    wizard::Offer { roles, users, scp_targets }
+}
+
+/// The stacks sentinel-tvm deployed for this environment: named for it and tagged for it (a
+/// name alone could belong to an environment whose name starts the same way).
+pub async fn environment_stacks(session: &Session) -> Result<Vec<Deployed>> {
+    let env = session.env();
+    let mut stacks = session.cloudformation().list(&stack_prefix(env)).await?;
+    stacks.retain(|s| {
+        s.tags.get(TAG_ENV).map(String::as_str) == Some(env) && Part::from_stack_name(env, &s.name).is_some()
+    });
+    stacks.sort_by_key(|s| Part::from_stack_name(env, &s.name).map(|p| (p.wave(), p)));
+    Ok(stacks)
+}

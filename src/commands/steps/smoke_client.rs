@@ -1,0 +1,60 @@
+//! `smoke-test --as-client`: the positive path again, as a temporary IAM user that holds only the
+//! generated client policy. It proves the client policy itself grants what a client needs. The
+//! user is removed afterwards, also when a check failed or the user was only half made, and a
+//! leftover from an interrupted run is removed first (teardown removes one too: `aws::iam`).
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::probe::{Target, env_tag, identity_is_protected_role, timed_check, vend_credentials};
+use super::session::Session;
+use crate::aws::iam::{create_user_with_key, remove_user};
+use crate::check::smoke::Check;
+use crate::names::client_user_name;
+use crate::tvm::http::TvmClient;
+
+pub async fn checks(
+    session: &Session,
+    target: &Target,
+    client: &TvmClient,
+    vend_url: &str,
+    patience: Duration,
+) -> Result<Vec<Check>> {
+    let name = "a principal holding only the client policy gets credentials";
+    let Some(policy_arn) = target.client_policy_arn.as_deref() else {
+        return Ok(vec![Check {
+            name: name.into(),
+            passed: false,
+            seconds: 0.0,
+            detail: Some("the client-policy stack is not deployed".into()),
+        }]);
+    };
+    let iam = aws_sdk_iam::Client::new(&session.sdk);
+    let user = client_user_name(session.env());
+    remove_user(&iam, &user).await?;
+    let credentials = create_user_with_key(&iam, &user, vec![env_tag(session)], policy_arn).await?;
+    let user_name = sentinel_tvm_lambda::identity::sanitise(&user);
+    let mut checks = Vec::new();
+    let mut vended = None;
+    checks.push(
+        timed_check(name, async {
+            let result = vend_credentials(client, vend_url, &credentials, patience).await;
+            vended = result.as_ref().ok().cloned();
+            result.map(|_| ()).map_err(|error| {
+                error.context(format!("{user}, holding only {policy_arn}, was refused: the client policy must allow execute-api:Invoke on this API's routes"))
+            })
+        })
+        .await,
+    );
+    checks.push(
+        timed_check("its credentials are the protected role, stamped for the client", async {
+            let credentials = vended.as_ref().ok_or_else(|| anyhow::anyhow!("no credentials were vended"))?;
+            identity_is_protected_role(session, target, credentials, &user_name).await
+        })
+        .await,
+    );
+    let removed = async { remove_user(&iam, &user).await.map(|_| ()) };
+    checks.push(timed_check("the temporary client user is removed", removed).await);
+    Ok(checks)
+}

@@ -1,0 +1,391 @@
+//! The deploy engine: applies one wave of stacks (stacks that do not depend on each other) the
+//! way rain and the CDK do. Plan every stack; stop before touching anything if one is blocked;
+//! recreate empty leftovers; create every needed change set at once (if one cannot be made, the
+//! others are removed again); show them; ask once (unless `--yes`); execute them together and
+//! follow their events live until every stack settles; and on failure end with what failed, why,
+//! and what to do about each failed stack's final status. "No changes" is success.
+//! `Mode::Preview` is `diff`: the same up to the question, then every change set (and any stack
+//! it had to create) is deleted again.
+
+mod failure;
+mod follow;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Result, bail};
+use futures_util::future::{join_all, try_join_all};
+
+use failure::{combined, deploy_failed};
+pub use follow::{Settled, is_settled, is_success};
+
+use crate::aws::cloudformation::CloudFormation;
+use crate::deploy::model::Deployed;
+use crate::deploy::model::{ChangeSet, StackEvent};
+use crate::deploy::plan::{self, Action};
+use crate::deploy::stacks::{DesiredStack, Part};
+use crate::error::{Fixable, Interrupted};
+use crate::ui::output::Reporter;
+use crate::ui::prompt::{self, Prompt};
+use crate::ui::render;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Preview,
+}
+
+/// What became of one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StackOutcome {
+    Unchanged,
+    Created,
+    Updated,
+    /// `diff`: the changes it would make.
+    Previewed {
+        changes: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackResult {
+    pub part: Part,
+    pub name: String,
+    pub outcome: StackOutcome,
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaveOutcome {
+    Done(Vec<StackResult>),
+    /// The user said no; every change set made for the question was removed.
+    Declined,
+}
+
+pub struct Engine<'a> {
+    pub cfn: &'a CloudFormation,
+    pub out: &'a Reporter,
+    pub prompt: &'a dyn Prompt,
+    /// `--yes`: apply without asking.
+    pub yes: bool,
+    pub env: &'a str,
+}
+
+/// A stack with a change set waiting for the question.
+struct Pending {
+    desired: DesiredStack,
+    change_set: ChangeSet,
+    /// Created by a CREATE change set: the stack exists only in REVIEW_IN_PROGRESS until executed.
+    creating: bool,
+    /// Its outputs as deployed now (what a preview passes on to the next wave).
+    current_outputs: BTreeMap<String, String>,
+}
+
+impl Engine<'_> {
+    /// Describes and plans every stack; reports the plan; refuses if any stack is blocked.
+    pub async fn plan(&self, desired: &[DesiredStack]) -> Result<Vec<(Action, Option<Deployed>)>> {
+        let deployed = try_join_all(desired.iter().map(|stack| self.cfn.describe(&stack.name))).await?;
+        let now = SystemTime::now();
+        let planned: Vec<(Action, Option<Deployed>)> = desired
+            .iter()
+            .zip(deployed)
+            .map(|(stack, deployed)| (plan::plan(self.env, stack, deployed.as_ref(), now), deployed))
+            .collect();
+        for (stack, (action, _)) in desired.iter().zip(&planned) {
+            self.out.plan(&stack.name, action);
+        }
+        if let Some((Action::Blocked { reason, fix }, _)) =
+            planned.iter().find(|(action, _)| matches!(action, Action::Blocked { .. }))
+        {
+            bail!(Fixable::new(format!("nothing was changed: {reason}"), fix.clone()));
+        }
+        Ok(planned)
+    }
+
+    /// Brings one wave of stacks to `desired` (or, in preview, shows what that would change).
+    pub async fn run_wave(&self, desired: Vec<DesiredStack>, mode: Mode) -> Result<WaveOutcome> {
+        let planned = self.plan(&desired).await?;
+        let mut results = Vec::new();
+        let mut to_change = Vec::new();
+        for (stack, (action, deployed)) in desired.into_iter().zip(planned) {
+            match action {
+                Action::Skip => results.push(unchanged(stack, deployed)),
+                Action::Recreate { .. } if mode == Mode::Preview => {
+                    self.out
+                        .note(&format!("{} would be deleted (it is an empty leftover) and created again", stack.name));
+                    results.push(StackResult {
+                        part: stack.part,
+                        name: stack.name,
+                        outcome: StackOutcome::Previewed { changes: 0 },
+                        outputs: BTreeMap::new(),
+                    });
+                }
+                action => to_change.push((stack, action, deployed)),
+            }
+        }
+        let recreate: Vec<&str> = to_change
+            .iter()
+            .filter(|(_, a, _)| matches!(a, Action::Recreate { .. }))
+            .map(|(s, _, _)| s.name.as_str())
+            .collect();
+        try_join_all(recreate.iter().map(|name| self.delete_and_wait(name))).await?;
+
+        let work = to_change
+            .into_iter()
+            .map(|(stack, action, deployed)| (stack.name.clone(), self.prepare(stack, action, deployed)));
+        let prepared = all_or_undo(work, async |prepared: Vec<_>| {
+            self.discard(&prepared.into_iter().filter_map(Result::ok).collect::<Vec<Pending>>()).await;
+        })
+        .await?;
+        let mut pending = Vec::new();
+        for prepared in prepared {
+            match prepared {
+                Ok(change) => pending.push(change),
+                Err(stack) => results.push(unchanged(stack.0, stack.1)),
+            }
+        }
+        for change in &pending {
+            self.out.change_set(&change.desired.name, &change.change_set.changes);
+        }
+        if pending.is_empty() {
+            return Ok(WaveOutcome::Done(results));
+        }
+        if mode == Mode::Preview {
+            self.discard(&pending).await;
+            results.extend(pending.into_iter().map(|p| StackResult {
+                part: p.desired.part,
+                name: p.desired.name,
+                outcome: StackOutcome::Previewed { changes: p.change_set.changes.len() },
+                outputs: p.current_outputs,
+            }));
+            return Ok(WaveOutcome::Done(results));
+        }
+        if !self.confirmed(&pending)? {
+            self.discard(&pending).await;
+            return Ok(WaveOutcome::Declined);
+        }
+        results.extend(self.execute(pending).await?);
+        Ok(WaveOutcome::Done(results))
+    }
+
+    /// Creates the change set; `Err` carries the stack back when CloudFormation finds nothing
+    /// to change (the change set is deleted again). On error nothing it made is left behind.
+    async fn prepare(
+        &self,
+        desired: DesiredStack,
+        action: Action,
+        deployed: Option<Deployed>,
+    ) -> Result<Result<Pending, (DesiredStack, Option<Deployed>)>> {
+        let creating = !matches!(action, Action::Update { .. });
+        let current_outputs = deployed.map(|d| d.outputs).unwrap_or_default();
+        let id = self.cfn.create_change_set(&desired.request(), creating, &change_set_name()).await?;
+        let change_set = match follow::change_set_ready(self.cfn, &id, &desired.name).await {
+            Ok(change_set) => change_set,
+            Err(error) => {
+                self.remove_change_set(&desired.name, &id, creating).await;
+                return Err(error);
+            }
+        };
+        if change_set.is_empty_change() {
+            self.cfn.delete_change_set(&id).await?;
+            let deployed = self.cfn.describe(&desired.name).await?;
+            return Ok(Err((desired, deployed)));
+        }
+        if change_set.status != "CREATE_COMPLETE" {
+            let reason = change_set.status_reason.clone().unwrap_or_else(|| change_set.status.clone());
+            self.discard(&[Pending { desired: desired.clone(), change_set, creating, current_outputs }]).await;
+            bail!("CloudFormation refused the change set for `{}`: {reason}", desired.name);
+        }
+        Ok(Ok(Pending { desired, change_set, creating, current_outputs }))
+    }
+
+    fn confirmed(&self, pending: &[Pending]) -> Result<bool> {
+        if self.yes {
+            return Ok(true);
+        }
+        let changes: usize = pending.iter().map(|p| p.change_set.changes.len()).sum();
+        let question = format!("Apply {changes} change(s) to {} stack(s) of `{}`?", pending.len(), self.env);
+        self.out.suspend(|| prompt::agreed(self.prompt, &question, false, "--yes"))
+    }
+
+    /// Executes every change set at once and follows them all to the end; fails with every
+    /// failure collected, and a hint for each failed stack's final status.
+    async fn execute(&self, pending: Vec<Pending>) -> Result<Vec<StackResult>> {
+        let followed = join_all(pending.iter().map(|p| async {
+            let since = follow::newest_event(self.cfn, &p.desired.name).await?;
+            self.cfn.execute_change_set(&p.change_set.id).await?;
+            self.out
+                .stack_started(&p.desired.name, if p.creating { "CREATE_IN_PROGRESS" } else { "UPDATE_IN_PROGRESS" });
+            follow::stack_settled(self.cfn, self.out, &p.desired.name, since).await
+        }));
+        let names: Vec<&str> = pending.iter().map(|p| p.desired.name.as_str()).collect();
+        let settled = tokio::select! {
+            settled = followed => settled,
+            _ = tokio::signal::ctrl_c() => return Err(interrupted(&names).into()),
+        };
+        let mut results = Vec::new();
+        let mut failures: Vec<(String, StackEvent)> = Vec::new();
+        let mut failed_stacks: Vec<(String, String)> = Vec::new();
+        let mut errors = Vec::new();
+        for (p, settled) in pending.into_iter().zip(settled) {
+            let name = p.desired.name.clone();
+            match settled {
+                Ok(settled) if settled.succeeded() => match self.cfn.describe(&name).await {
+                    Ok(deployed) => results.push(StackResult {
+                        part: p.desired.part,
+                        name,
+                        outcome: if p.creating { StackOutcome::Created } else { StackOutcome::Updated },
+                        outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
+                    }),
+                    Err(error) => errors.push((name, error)),
+                },
+                Ok(settled) => {
+                    failures.extend(settled.failures.into_iter().map(|event| (name.clone(), event)));
+                    failed_stacks.push((name, settled.status));
+                }
+                Err(error) => errors.push((name, error)),
+            }
+        }
+        if failed_stacks.is_empty() {
+            return match combined(errors) {
+                Some(error) => Err(error),
+                None => Ok(results),
+            };
+        }
+        if !failures.is_empty() {
+            self.out.stderr_block(&render::failure_summary(&failures));
+        }
+        Err(deploy_failed(&failed_stacks, &failures, combined(errors)).into())
+    }
+
+    /// Deletes change sets made for a question that was not (or will not be) answered yes, and
+    /// the empty stacks CREATE change sets made.
+    async fn discard(&self, pending: &[Pending]) {
+        for p in pending {
+            self.remove_change_set(&p.desired.name, &p.change_set.id, p.creating).await;
+        }
+    }
+
+    /// Deletes change set `id` of `stack` (and the stack, if the change set created it); warns
+    /// if that fails.
+    async fn remove_change_set(&self, stack: &str, id: &str, creating: bool) {
+        let cleanup = async {
+            self.cfn.delete_change_set(id).await?;
+            if creating {
+                self.cfn.delete_stack(stack).await?;
+            }
+            Ok::<_, anyhow::Error>(())
+        };
+        if let Err(error) = cleanup.await {
+            self.out.warn(&format!("could not remove the unused change set of `{stack}`: {error:#}"));
+        }
+    }
+
+    /// Deletes a stack and waits until it is gone; refuses to go on if it will not go.
+    pub async fn delete_and_wait(&self, name: &str) -> Result<Settled> {
+        let since = follow::newest_event(self.cfn, name).await.unwrap_or(None);
+        self.cfn.delete_stack(name).await?;
+        self.out.stack_started(name, "DELETE_IN_PROGRESS");
+        let settled = tokio::select! {
+            settled = follow::stack_settled(self.cfn, self.out, name, since) => settled?,
+            _ = tokio::signal::ctrl_c() => return Err(interrupted(&[name]).into()),
+        };
+        if settled.status != "DELETE_COMPLETE" {
+            let cause =
+                settled.failures.iter().find_map(|e| e.reason.clone()).unwrap_or_else(|| settled.status.clone());
+            bail!(Fixable::new(
+                format!("`{name}` could not be deleted: {cause}"),
+                format!(
+                    "remove what holds it (see the events above), then run this again; or `aws cloudformation delete-stack --stack-name {name}` and retry"
+                )
+            ));
+        }
+        Ok(settled)
+    }
+}
+
+fn unchanged(stack: DesiredStack, deployed: Option<Deployed>) -> StackResult {
+    StackResult {
+        part: stack.part,
+        name: stack.name,
+        outcome: StackOutcome::Unchanged,
+        outputs: deployed.map(|d| d.outputs).unwrap_or_default(),
+    }
+}
+
+/// Awaits one piece of `work` per named stack, all at once. If any fails, `undo` gets what the
+/// others produced, and the error names every failure (see [`combined`]).
+async fn all_or_undo<T, F: Future<Output = Result<T>>>(
+    work: impl IntoIterator<Item = (String, F)>,
+    undo: impl AsyncFnOnce(Vec<T>),
+) -> Result<Vec<T>> {
+    let (names, work): (Vec<String>, Vec<F>) = work.into_iter().unzip();
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (name, outcome) in names.into_iter().zip(join_all(work).await) {
+        match outcome {
+            Ok(value) => done.push(value),
+            Err(error) => failed.push((name, error)),
+        }
+    }
+    match combined(failed) {
+        Some(error) => {
+            undo(done).await;
+            Err(error)
+        }
+        None => Ok(done),
+    }
+}
+
+fn interrupted(stacks: &[&str]) -> Interrupted {
+    let stacks = stacks.join(", ");
+    Interrupted(format!(
+        "interrupted: CloudFormation keeps working on {stacks}. Follow it with `sentinel-tvm status`, \
+         or cancel an update with `aws cloudformation cancel-update-stack --stack-name NAME`"
+    ))
+}
+
+/// Unique per call: the emulator (and a retried run) must never see a name twice.
+fn change_set_name() -> String {
+    let millis = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).unwrap_or_default();
+    format!("sentinel-tvm-{millis}-{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_set_names_are_valid_and_unique() {
+        let a = change_set_name();
+        let b = change_set_name();
+        assert_ne!(a, b);
+        for name in [a, b] {
+            assert!(name.len() <= 128 && name.starts_with("sentinel-tvm-"), "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn when_one_stack_fails_what_the_others_made_is_undone() {
+        use futures_util::future::ready;
+        let undone = std::sync::Mutex::new(Vec::new());
+        let undo = async |made: Vec<u32>| undone.lock().unwrap().extend(made);
+
+        let work = [("a", Ok(1)), ("b", Err(anyhow::anyhow!("no"))), ("c", Ok(3))];
+        let error = all_or_undo(work.map(|(name, outcome)| (name.to_string(), ready(outcome))), undo)
+            .await
+            .expect_err("b failed");
+        assert_eq!(*undone.lock().unwrap(), [1, 3]);
+        assert_eq!(format!("{error:#}"), "no");
+
+        undone.lock().unwrap().clear();
+        let work = [("a", Ok(1)), ("b", Ok(2))];
+        let made = all_or_undo(work.map(|(name, outcome)| (name.to_string(), ready(outcome))), undo).await.unwrap();
+        assert_eq!(made, [1, 2]);
+        assert!(undone.lock().unwrap().is_empty(), "nothing undone when all succeed");
+    }
+}

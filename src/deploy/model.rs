@@ -1,0 +1,86 @@
+//! Plain CloudFormation data, shared by both sides of the SDK boundary: what `aws::cloudformation`
+//! returns (stacks, change sets, events) and what it is asked to deploy (`StackRequest`). Fields
+//! and tiny predicates only: no decisions, no SDK types, so the SDK layer can import it without
+//! importing the planner, the engine or the templates.
+
+use std::collections::BTreeMap;
+
+/// A stack as DescribeStacks reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deployed {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub parameters: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    /// RFC 3339, when it was created or last updated.
+    pub updated: Option<String>,
+    /// RFC 3339, when it was created.
+    pub created: Option<String>,
+}
+
+/// What a change set is made from: the stack's name, template body, parameters and tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackRequest<'a> {
+    pub name: &'a str,
+    pub template: &'a str,
+    pub parameters: &'a BTreeMap<String, String>,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+/// One resource change of a change set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceChange {
+    /// `Add`, `Modify`, `Remove`, `Import`, `Dynamic`.
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+    /// `True`, `False` or `Conditional` (modifications only).
+    pub replacement: Option<String>,
+    /// The properties (or other scopes) that change.
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub id: String,
+    /// `CREATE_PENDING`, `CREATE_IN_PROGRESS`, `CREATE_COMPLETE`, `FAILED`, …
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub changes: Vec<ResourceChange>,
+}
+
+impl ChangeSet {
+    pub fn settled(&self) -> bool {
+        matches!(self.status.as_str(), "CREATE_COMPLETE" | "FAILED" | "DELETE_COMPLETE" | "DELETE_FAILED")
+    }
+
+    /// CloudFormation's way of saying the stack already is what was asked.
+    pub fn is_empty_change(&self) -> bool {
+        self.status == "FAILED"
+            && self.status_reason.as_deref().is_some_and(|reason| {
+                reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+            })
+    }
+}
+
+/// One stack event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackEvent {
+    pub id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+impl StackEvent {
+    pub fn is_failure(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}

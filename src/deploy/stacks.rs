@@ -1,0 +1,597 @@
+//! The embedded CloudFormation templates: which stacks an environment has, what each is named,
+//! the order they deploy in, and the parameters each receives. Pure: what is deployed, and how
+//! to deploy it, belong to `plan` and `engine`.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::ScpMode;
+use crate::deploy::model::StackRequest;
+use crate::names::stack_prefix;
+use crate::settings::Deploy;
+
+/// Every template in `stacks/`, by file name. A template not listed here is never deployed; a
+/// unit test checks the folder and this list agree.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("artifacts.yaml", include_str!("../../stacks/artifacts.yaml")),
+    ("policy.yaml", include_str!("../../stacks/policy.yaml")),
+    ("execution-role.yaml", include_str!("../../stacks/execution-role.yaml")),
+    ("api.yaml", include_str!("../../stacks/api.yaml")),
+    ("client-policy.yaml", include_str!("../../stacks/client-policy.yaml")),
+    ("protected-role.yaml", include_str!("../../stacks/protected-role.yaml")),
+    ("scp.yaml", include_str!("../../stacks/scp.yaml")),
+    ("scp-audit.yaml", include_str!("../../stacks/scp-audit.yaml")),
+];
+
+/// Tag keys every stack carries.
+pub use crate::names::{TAG_ENV, TAG_TEMPLATE_SHA256, TAG_VERSION};
+
+/// One stack of an environment.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    Artifacts,
+    Policy,
+    ExecutionRole,
+    Api,
+    ClientPolicy,
+    /// A protected role, by profile name (without the environment prefix).
+    ProtectedRole(String),
+    /// `scp_mode: audit`: a metric filter and alarm on the CloudTrail log group, in this account.
+    ScpAudit,
+    /// `scp_mode: enforce`: the SCP, in the organization's management account. Never one of
+    /// `parts()`: it deploys after them, with the organization's credentials.
+    Scp,
+}
+
+impl Part {
+    /// The template file this part deploys.
+    pub fn template_file(&self) -> &'static str {
+        match self {
+            Part::Artifacts => "artifacts.yaml",
+            Part::Policy => "policy.yaml",
+            Part::ExecutionRole => "execution-role.yaml",
+            Part::Api => "api.yaml",
+            Part::ClientPolicy => "client-policy.yaml",
+            Part::ProtectedRole(_) => "protected-role.yaml",
+            Part::ScpAudit => "scp-audit.yaml",
+            Part::Scp => "scp.yaml",
+        }
+    }
+
+    pub fn template(&self) -> &'static str {
+        template(self.template_file()).expect("every part's template is embedded")
+    }
+
+    /// `sentinel-tvm-<env>-<part>`.
+    pub fn stack_name(&self, env: &str) -> String {
+        match self {
+            Part::ProtectedRole(profile) => format!("{}protected-{profile}", stack_prefix(env)),
+            other => format!("{}{}", stack_prefix(env), other.template_file().trim_end_matches(".yaml")),
+        }
+    }
+
+    /// The part a stack name names, for stacks of `env`.
+    pub fn from_stack_name(env: &str, stack_name: &str) -> Option<Part> {
+        let suffix = stack_name.strip_prefix(&stack_prefix(env))?;
+        Some(match suffix {
+            "artifacts" => Part::Artifacts,
+            "policy" => Part::Policy,
+            "execution-role" => Part::ExecutionRole,
+            "api" => Part::Api,
+            "client-policy" => Part::ClientPolicy,
+            "scp-audit" => Part::ScpAudit,
+            "scp" => Part::Scp,
+            other => Part::ProtectedRole(other.strip_prefix("protected-").filter(|p| !p.is_empty())?.to_string()),
+        })
+    }
+
+    /// Deploy order: parts of one wave depend only on earlier waves, so they deploy together.
+    /// Teardown runs the waves backwards.
+    pub fn wave(&self) -> usize {
+        match self {
+            Part::Artifacts | Part::Policy | Part::ExecutionRole => 0,
+            Part::Api | Part::ProtectedRole(_) => 1,
+            Part::ClientPolicy | Part::ScpAudit => 2,
+            Part::Scp => 3,
+        }
+    }
+
+    /// A short label for progress lines and tables.
+    pub fn label(&self) -> String {
+        match self {
+            Part::ProtectedRole(profile) => format!("protected-{profile}"),
+            other => other.template_file().trim_end_matches(".yaml").to_string(),
+        }
+    }
+}
+
+pub fn template(file: &str) -> Option<&'static str> {
+    TEMPLATES.iter().find(|(name, _)| *name == file).map(|(_, body)| *body)
+}
+
+/// Lowercase hex SHA-256, as the `sentinel-tvm:template-sha256` tag records it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A stack as it should be: its template, parameters and tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredStack {
+    pub part: Part,
+    pub name: String,
+    pub template: &'static str,
+    pub template_sha256: String,
+    pub parameters: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl DesiredStack {
+    /// The plain request `aws::cloudformation` makes a change set from.
+    pub fn request(&self) -> StackRequest<'_> {
+        StackRequest { name: &self.name, template: self.template, parameters: &self.parameters, tags: &self.tags }
+    }
+
+    pub fn new(env: &str, part: Part, parameters: BTreeMap<String, String>) -> Self {
+        let template = part.template();
+        let template_sha256 = sha256_hex(template.as_bytes());
+        let tags = BTreeMap::from([
+            (TAG_ENV.to_string(), env.to_string()),
+            (TAG_VERSION.to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (TAG_TEMPLATE_SHA256.to_string(), template_sha256.clone()),
+        ]);
+        Self { name: part.stack_name(env), part, template, template_sha256, parameters, tags }
+    }
+}
+
+/// Outputs of deployed stacks, by part.
+pub type Outputs = BTreeMap<Part, BTreeMap<String, String>>;
+
+/// The parts an environment consists of, in deploy order.
+pub fn parts(deploy: &Deploy) -> Vec<Part> {
+    let mut parts = vec![Part::Artifacts, Part::Policy, Part::ExecutionRole, Part::Api];
+    parts.extend(deploy.protected.iter().map(|profile| Part::ProtectedRole(profile.name.clone())));
+    parts.push(Part::ClientPolicy);
+    if deploy.scp.mode == ScpMode::Audit {
+        parts.push(Part::ScpAudit);
+    }
+    parts
+}
+
+/// Stacks deployed for `env` whose part the settings no longer have: protected roles whose
+/// `--protect` entry was removed (or a retired profile's role would stay assumable by the TVM),
+/// and the audit stack when `scp_mode` is no longer `audit`. The other parts always exist; the
+/// SCP stack, in the management account, is retired by `commands::scp`.
+pub fn retired<'a>(env: &str, parts: &[Part], deployed: &'a [String]) -> Vec<&'a str> {
+    let optional = |part: &Part| matches!(part, Part::ProtectedRole(_) | Part::ScpAudit);
+    deployed
+        .iter()
+        .filter(|name| Part::from_stack_name(env, name).is_some_and(|part| optional(&part) && !parts.contains(&part)))
+        .map(String::as_str)
+        .collect()
+}
+
+/// What stack parameters are computed from.
+pub struct Inputs<'a> {
+    pub env: &'a str,
+    pub deploy: &'a Deploy,
+    /// The deploying account and its partition (from the caller identity).
+    pub account_id: &'a str,
+    pub partition: &'a str,
+    /// The policy YAML as it will be stored (already validated and composed).
+    pub policy_text: &'a str,
+    /// `lambda/<sha256>.zip`, once the code is uploaded.
+    pub artifact_key: Option<&'a str>,
+    /// The SCP document (`crate::scp::document::document`), once the stacks it names are deployed.
+    pub scp_document: Option<&'a str>,
+    /// Outputs of the stacks this part depends on.
+    pub outputs: &'a Outputs,
+}
+
+/// A parameter needs an output of a stack that is not deployed (or lacks it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stack part `{part}` has no output `{output}` yet")]
+pub struct MissingInput {
+    pub part: String,
+    pub output: String,
+}
+
+impl Inputs<'_> {
+    fn output(&self, part: Part, key: &str) -> Result<String, MissingInput> {
+        self.outputs
+            .get(&part)
+            .and_then(|outputs| outputs.get(key))
+            .cloned()
+            .ok_or_else(|| MissingInput { part: part.label(), output: key.into() })
+    }
+
+    /// The stack `part` should be.
+    pub fn desired(&self, part: &Part) -> Result<DesiredStack, MissingInput> {
+        Ok(DesiredStack::new(self.env, part.clone(), self.parameters(part)?))
+    }
+
+    /// Every parameter the part's template declares, always all of them, so a deployed stack's
+    /// parameters can be compared as a whole.
+    pub fn parameters(&self, part: &Part) -> Result<BTreeMap<String, String>, MissingInput> {
+        let d = self.deploy;
+        let env = self.env;
+        let mut p: Vec<(&str, String)> = vec![("EnvName", env.to_string())];
+        match part {
+            Part::Artifacts => p.push(("NoncurrentVersionExpirationDays", "30".into())),
+            Part::Policy => p.push(("PolicyDocument", self.policy_text.to_string())),
+            Part::ExecutionRole => {
+                p.push(("RolePrefix", d.role_prefix.clone()));
+                p.push(("OtherAccountRoleArns", self.other_account_role_arns().join(",")));
+            }
+            Part::Api => {
+                let artifact_key = self
+                    .artifact_key
+                    .ok_or_else(|| MissingInput { part: "artifact".into(), output: "lambda/<sha256>.zip".into() })?;
+                p.extend([
+                    ("Architecture", d.architecture.as_str().to_string()),
+                    ("ArtifactBucket", self.output(Part::Artifacts, "BucketName")?),
+                    ("ArtifactKey", artifact_key.to_string()),
+                    ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
+                    ("PolicyParameterName", self.output(Part::Policy, "ParameterName")?),
+                    ("RolePrefix", d.role_prefix.clone()),
+                    ("AllowedAccounts", self.caller_accounts().join(",")),
+                    ("AllowedOrgId", d.allowed_org_id.clone().unwrap_or_default()),
+                    ("RateLimit", d.rate_limit.to_string()),
+                    ("RateWindowSeconds", d.rate_window_seconds.to_string()),
+                    ("DefaultDurationSeconds", d.default_duration_seconds.to_string()),
+                    ("LogRetentionDays", d.log_retention_days.to_string()),
+                    ("ThrottlingBurstLimit", d.throttling_burst_limit.to_string()),
+                    ("ThrottlingRateLimit", d.throttling_rate_limit.to_string()),
+                ]);
+            }
+            Part::ClientPolicy => p.extend([
+                ("ApiId", self.output(Part::Api, "ApiId")?),
+                ("AttachToRoles", d.invokers.roles.join(",")),
+                ("AttachToUsers", d.invokers.users.join(",")),
+                ("AttachToGroups", d.invokers.groups.join(",")),
+            ]),
+            Part::ScpAudit => p.extend([
+                ("TrailLogGroupName", d.scp.trail_log_group.clone().unwrap_or_default()),
+                // CloudWatch Logs takes a wildcard only at the end of a value: this account's roles.
+                (
+                    "ProtectedRolePattern",
+                    format!("arn:{}:iam::{}:role/{}{env}-*", self.partition, self.account_id, d.role_prefix),
+                ),
+                ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
+                ("AlarmTopicArn", d.scp.alarm_topic_arn.clone().unwrap_or_default()),
+            ]),
+            Part::Scp => {
+                let document = self
+                    .scp_document
+                    .ok_or_else(|| MissingInput { part: "scp".into(), output: "the SCP document".into() })?;
+                p.extend([("PolicyDocument", document.to_string()), ("TargetIds", d.scp.targets.join(","))]);
+            }
+            Part::ProtectedRole(profile) => {
+                let policies = d.protected.iter().find(|p| &p.name == profile).map(|p| p.managed_policy_arns.join(","));
+                p.extend([
+                    ("ProfileName", profile.clone()),
+                    ("RolePrefix", d.role_prefix.clone()),
+                    ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
+                    ("ManagedPolicyArns", policies.unwrap_or_default()),
+                    ("RequireSourceIdentity", d.require_source_identity.to_string()),
+                ]);
+            }
+        }
+        Ok(p.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// The TVM's `TVM_ALLOWED_ACCOUNTS`: empty (its own account) unless others are allowed, and
+    /// then its own account plus those.
+    fn caller_accounts(&self) -> Vec<String> {
+        let others = self.other_accounts();
+        if others.is_empty() {
+            return Vec::new();
+        }
+        std::iter::once(self.account_id.to_string()).chain(others).collect()
+    }
+
+    fn other_accounts(&self) -> Vec<String> {
+        let mut others: Vec<String> =
+            self.deploy.allowed_accounts.iter().filter(|a| *a != self.account_id).cloned().collect();
+        others.sort();
+        others.dedup();
+        others
+    }
+
+    /// This environment's protected roles in the other allowed accounts, as ARN patterns.
+    pub fn other_account_role_arns(&self) -> Vec<String> {
+        self.other_accounts()
+            .iter()
+            .map(|account| {
+                format!("arn:{}:iam::{account}:role/{}{}-*", self.partition, self.deploy.role_prefix, self.env)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EnvironmentConfig;
+    use crate::settings::{Selection, Sources};
+    use serde::Deserialize;
+
+    /// Just enough of a template to see its parameters; everything else (with its `!Sub` and
+    /// `!Ref` tags) is skipped unread.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct TemplateHead {
+        #[serde(default)]
+        parameters: BTreeMap<String, ParameterDecl>,
+        #[allow(dead_code)]
+        resources: BTreeMap<String, serde::de::IgnoredAny>,
+    }
+
+    #[derive(Deserialize)]
+    struct ParameterDecl {
+        #[serde(rename = "Default")]
+        default: Option<serde::de::IgnoredAny>,
+    }
+
+    fn head(body: &str) -> TemplateHead {
+        serde_saphyr::from_str(body).expect("the template parses as YAML")
+    }
+
+    fn deploy(flags: EnvironmentConfig) -> Deploy {
+        let selection = Selection { env: Some("main".into()), ..Selection::default() };
+        Sources::flags_only(&selection, &flags).resolve().unwrap().0.deploy
+    }
+
+    /// Inputs for environment `main` of account 111122223333, everything given; tests change
+    /// what they are about.
+    fn inputs<'a>(deploy: &'a Deploy, outputs: &'a Outputs) -> Inputs<'a> {
+        Inputs {
+            env: "main",
+            deploy,
+            account_id: "111122223333",
+            partition: "aws",
+            policy_text: "x",
+            artifact_key: Some("lambda/x.zip"),
+            scp_document: Some("{}"),
+            outputs,
+        }
+    }
+
+    fn all_outputs() -> Outputs {
+        let outputs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        BTreeMap::from([
+            (Part::Artifacts, outputs(&[("BucketName", "sentinel-tvm-main-111122223333-eu-west-2")])),
+            (Part::Policy, outputs(&[("ParameterName", "/sentinel-tvm/main/policy")])),
+            (
+                Part::ExecutionRole,
+                outputs(&[("RoleArn", "arn:aws:iam::111122223333:role/sentinel-tvm-main-execution")]),
+            ),
+            (Part::Api, outputs(&[("ApiId", "a1b2c3d4e5")])),
+        ])
+    }
+
+    #[test]
+    fn every_template_in_the_folder_is_registered_and_every_registered_one_exists() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".yaml"))
+            .collect();
+        on_disk.sort();
+        let mut registered: Vec<String> = TEMPLATES.iter().map(|(name, _)| name.to_string()).collect();
+        registered.sort();
+        assert_eq!(on_disk, registered);
+        for (name, body) in TEMPLATES {
+            assert_eq!(
+                *body,
+                std::fs::read_to_string(folder.join(name)).unwrap(),
+                "{name} is embedded as it is on disk"
+            );
+        }
+    }
+
+    #[test]
+    fn each_template_declares_exactly_the_parameters_the_installer_passes() {
+        let deploy = deploy(EnvironmentConfig {
+            protect: Some(vec!["prod=arn:aws:iam::aws:policy/ReadOnlyAccess".into()]),
+            scp_mode: Some(ScpMode::Audit),
+            trail_log_group: Some("cloudtrail".into()),
+            scp_targets: Some(vec!["ou-ab12-cd34ef56".into()]),
+            ..Default::default()
+        });
+        let outputs = all_outputs();
+        let inputs = Inputs {
+            policy_text: "version: \"1\"\nrules: []\n",
+            artifact_key: Some("lambda/0000000000000000000000000000000000000000000000000000000000000000.zip"),
+            ..inputs(&deploy, &outputs)
+        };
+        let every_part: Vec<Part> = parts(&deploy).into_iter().chain([Part::Scp]).collect();
+        let templates: std::collections::BTreeSet<&str> = every_part.iter().map(Part::template_file).collect();
+        assert_eq!(templates.len(), TEMPLATES.len(), "every template is some part's");
+        for part in every_part {
+            let declared = head(part.template()).parameters;
+            let passed = inputs.parameters(&part).unwrap();
+            let declared_names: Vec<&String> = declared.keys().collect();
+            let passed_names: Vec<&String> = passed.keys().collect();
+            assert_eq!(declared_names, passed_names, "{}: declared vs passed", part.template_file());
+            for (name, decl) in &declared {
+                assert!(
+                    decl.default.is_some() || !passed[name].is_empty(),
+                    "{}: required {name} is passed empty",
+                    part.template_file()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_parameter_from_a_missing_stack_is_named() {
+        let deploy = deploy(EnvironmentConfig::default());
+        let outputs = Outputs::new();
+        let inputs = Inputs { policy_text: "", artifact_key: None, ..inputs(&deploy, &outputs) };
+        assert_eq!(
+            inputs.parameters(&Part::ProtectedRole("smoke".into())).unwrap_err().to_string(),
+            "stack part `execution-role` has no output `RoleArn` yet"
+        );
+        assert!(inputs.parameters(&Part::Artifacts).is_ok());
+    }
+
+    #[test]
+    fn stack_names_carry_the_environment_and_read_back() {
+        for part in [
+            Part::Artifacts,
+            Part::Policy,
+            Part::ExecutionRole,
+            Part::Api,
+            Part::ClientPolicy,
+            Part::ProtectedRole("smoke".into()),
+            Part::ScpAudit,
+            Part::Scp,
+        ] {
+            let name = part.stack_name("main");
+            assert!(name.starts_with("sentinel-tvm-main-"), "{name}");
+            assert_eq!(Part::from_stack_name("main", &name), Some(part));
+        }
+        assert_eq!(Part::ProtectedRole("prod".into()).stack_name("dev"), "sentinel-tvm-dev-protected-prod");
+        assert_eq!(Part::from_stack_name("main", "sentinel-tvm-main-protected-"), None);
+        assert_eq!(Part::from_stack_name("main", "sentinel-tvm-other-api"), None);
+    }
+
+    #[test]
+    fn protected_roles_require_a_source_identity_unless_told_otherwise() {
+        let outputs = all_outputs();
+        let smoke = Part::ProtectedRole("smoke".into());
+        for (flag, expected) in [(None, "true"), (Some(true), "true"), (Some(false), "false")] {
+            let deploy = deploy(EnvironmentConfig { require_source_identity: flag, ..Default::default() });
+            let inputs = inputs(&deploy, &outputs);
+            assert_eq!(inputs.parameters(&smoke).unwrap()["RequireSourceIdentity"], expected, "{flag:?}");
+        }
+        let template = smoke.template();
+        assert!(template.contains("sts:SourceIdentity: \"sentinel.*\""), "the condition names the TVM's stamp");
+    }
+
+    #[test]
+    fn only_optional_parts_no_longer_configured_retire() {
+        let deploy = deploy(EnvironmentConfig { protect: Some(vec!["prod".into()]), ..Default::default() });
+        let deployed: Vec<String> = [
+            "sentinel-tvm-main-api",
+            "sentinel-tvm-main-protected-smoke",
+            "sentinel-tvm-main-protected-prod",
+            "sentinel-tvm-main-protected-billing",
+            "sentinel-tvm-main-protected-",
+            "sentinel-tvm-mainx-protected-old",
+            "sentinel-tvm-main-scp-audit",
+            "sentinel-tvm-main-scp",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            retired("main", &parts(&deploy), &deployed),
+            ["sentinel-tvm-main-protected-billing", "sentinel-tvm-main-scp-audit"],
+            "the SCP stack is retired by commands::scp, in the management account"
+        );
+        let audit = self::deploy(EnvironmentConfig {
+            protect: Some(vec!["prod".into(), "billing".into()]),
+            scp_mode: Some(ScpMode::Audit),
+            trail_log_group: Some("trail".into()),
+            ..Default::default()
+        });
+        assert!(retired("main", &parts(&audit), &deployed).is_empty());
+    }
+
+    #[test]
+    fn other_allowed_accounts_widen_callers_and_roles_but_the_own_account_stays() {
+        let deploy = deploy(EnvironmentConfig {
+            allowed_accounts: Some(vec!["111122223333".into(), "444455556666".into()]),
+            ..Default::default()
+        });
+        let outputs = all_outputs();
+        let inputs = Inputs { partition: "aws-cn", ..inputs(&deploy, &outputs) };
+        assert_eq!(inputs.other_account_role_arns(), ["arn:aws-cn:iam::444455556666:role/SentinelProtected-main-*"]);
+        assert_eq!(inputs.parameters(&Part::Api).unwrap()["AllowedAccounts"], "111122223333,444455556666");
+        let alone = self::deploy(EnvironmentConfig::default());
+        let inputs = Inputs { deploy: &alone, ..inputs };
+        assert_eq!(inputs.parameters(&Part::Api).unwrap()["AllowedAccounts"], "");
+        assert_eq!(inputs.parameters(&Part::ExecutionRole).unwrap()["OtherAccountRoleArns"], "");
+    }
+
+    #[test]
+    fn waves_respect_every_dependency() {
+        let deploy = deploy(EnvironmentConfig::default());
+        for part in parts(&deploy) {
+            // A part's parameters may only need outputs of parts in earlier waves.
+            let mut available = Outputs::new();
+            for earlier in parts(&deploy).into_iter().filter(|p| p.wave() < part.wave()) {
+                available.insert(earlier.clone(), all_outputs().get(&earlier).cloned().unwrap_or_default());
+            }
+            let inputs = inputs(&deploy, &available);
+            assert!(inputs.parameters(&part).is_ok(), "{} needs a part of its own or a later wave", part.label());
+        }
+    }
+
+    /// Each `!Sub` value of `key:` in `file`, rendered for environment `main` of account
+    /// 111122223333 in eu-west-2, prefix `SentinelProtected-`, profile `app`.
+    fn rendered(file: &str, key: &str) -> Vec<String> {
+        let body = template(file).unwrap_or_else(|| panic!("no template {file}"));
+        // `-` stands for list items: `- !Sub "…"` (however deeply nested).
+        let prefix = if key == "-" { "!Sub \"".to_string() } else { format!("{key}: !Sub \"") };
+        body.lines()
+            .filter(|line| key != "-" || line.trim_start().starts_with("- "))
+            .filter_map(|line| line.trim_start().trim_start_matches("- ").strip_prefix(&prefix)?.strip_suffix('"'))
+            .map(|value| {
+                [
+                    ("${EnvName}", "main"),
+                    ("${AWS::AccountId}", "111122223333"),
+                    ("${AWS::Region}", "eu-west-2"),
+                    ("${AWS::Partition}", "aws"),
+                    ("${RolePrefix}", "SentinelProtected-"),
+                    ("${ProfileName}", "app"),
+                ]
+                .iter()
+                .fold(value.to_string(), |text, (from, to)| text.replace(from, to))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_physical_name_a_template_spells_is_the_one_in_names() {
+        let names = crate::names::Names {
+            env: "main".into(),
+            role_prefix: "SentinelProtected-".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-2".into(),
+        };
+        let [decision_log, access_log] = names.log_groups();
+        let arn = |service: &str, resource: &str| format!("arn:aws:{service}:eu-west-2:111122223333:{resource}");
+        for (file, key, expected) in [
+            ("artifacts.yaml", "BucketName", vec![names.bucket()]),
+            ("policy.yaml", "Name", vec![names.policy_parameter()]),
+            ("execution-role.yaml", "RoleName", vec![names.execution_role()]),
+            (
+                "execution-role.yaml",
+                "Resource",
+                vec![
+                    arn("ssm", &format!("parameter{}", names.policy_parameter())),
+                    arn("logs", &format!("log-group:{decision_log}:*")),
+                ],
+            ),
+            ("api.yaml", "LogGroupName", vec![decision_log.clone(), access_log]),
+            ("api.yaml", "FunctionName", vec![names.function()]),
+            ("api.yaml", "Name", vec![names.api()]),
+            ("client-policy.yaml", "ManagedPolicyName", vec![names.client_policy()]),
+            (
+                "protected-role.yaml",
+                "RoleName",
+                vec![crate::names::protected_role_name(&names.role_prefix, &names.env, "app")],
+            ),
+            ("scp.yaml", "Name", vec![crate::names::scp_policy_name(&names.env)]),
+        ] {
+            assert_eq!(rendered(file, key), expected, "{file} {key}");
+        }
+        // The roles the execution role may assume (as list items, not under a key of their own).
+        let protected = format!("arn:aws:iam::111122223333:role/{}*", names.protected_role_prefix());
+        let assumable = rendered("execution-role.yaml", "-");
+        assert!(!assumable.is_empty() && assumable.iter().all(|arn| *arn == protected), "{assumable:?}");
+    }
+}

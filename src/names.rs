@@ -1,0 +1,256 @@
+//! Every identifier rule and every physical name, once. What a valid environment name, account
+//! ID, region, role prefix, profile or SCP target looks like; and what each resource of an
+//! environment is called (stacks, function, bucket, roles, log groups, parameter, users).
+//!
+//! Where the Lambda has the same rule, this module calls the Lambda crate's (one definition for
+//! installer and TVM alike). Pure: no AWS, no output. The templates in `stacks/` spell the same
+//! names; a test in `deploy::stacks` renders each template and checks them against this module.
+
+use sentinel_tvm_lambda::{identity, profile};
+
+/// The profile of the role the installer always deploys for the smoke test.
+pub const SMOKE_PROFILE: &str = "smoke";
+/// The role-name prefix protected roles get unless configured otherwise (the TVM's own default).
+pub const DEFAULT_ROLE_PREFIX: &str = sentinel_tvm_lambda::settings::DEFAULT_ROLE_PREFIX;
+/// IAM's limit on a role name.
+pub const MAX_ROLE_NAME: usize = profile::MAX_ROLE_NAME;
+/// A protected profile is part of a stack name; 24 leaves room for the rest of it.
+pub const MAX_PROTECTED_PROFILE: usize = 24;
+/// A role prefix leaves room in IAM's 64 characters for the environment and the profile.
+pub const MAX_ROLE_PREFIX: usize = 40;
+
+/// 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    identity::is_account_id(text)
+}
+
+/// `o-` and 10-32 of a-z 0-9.
+pub fn is_org_id(text: &str) -> bool {
+    text.strip_prefix("o-").is_some_and(|rest| (10..=32).contains(&rest.len()) && is_lower_alnum(rest))
+}
+
+/// An SCP target as AWS Organizations spells it: a root `r-[0-9a-z]{4,32}`, an OU
+/// `ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}`, or an account (12 digits). One rule for the config file,
+/// the flags, the wizard and the pre-flight.
+pub fn is_scp_target(id: &str) -> bool {
+    let word = |s: &str, min: usize, max: usize| (min..=max).contains(&s.len()) && is_lower_alnum(s);
+    if let Some(rest) = id.strip_prefix("r-") {
+        word(rest, 4, 32)
+    } else if let Some(rest) = id.strip_prefix("ou-") {
+        rest.split_once('-').is_some_and(|(root, ou)| word(root, 4, 32) && word(ou, 8, 32))
+    } else {
+        is_account_id(id)
+    }
+}
+
+/// A region name like `eu-west-2` or `us-gov-west-1`.
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let letters = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    match parts.as_slice() {
+        [area, rest @ .., number] if !rest.is_empty() && rest.len() <= 2 => {
+            area.len() == 2
+                && letters(area)
+                && rest.iter().all(letters)
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// 1-16 of a-z 0-9, starting with a letter. It goes into bucket, role, function and stack names,
+/// each followed by `-`: without a hyphen of its own, no environment's names (or IAM patterns
+/// like `role/<prefix><env>-*`) can reach into another's (`main-*` would cover `main-eu-*`).
+pub fn is_env_name(env: &str) -> bool {
+    (1..=16).contains(&env.len()) && env.starts_with(|c: char| c.is_ascii_lowercase()) && is_lower_alnum(env)
+}
+
+/// 1-40 of the characters the TVM accepts in role names (`A-Z a-z 0-9 _ -`): the TVM resolves
+/// profiles to roles by this prefix.
+pub fn is_role_prefix(prefix: &str) -> bool {
+    (1..=MAX_ROLE_PREFIX).contains(&prefix.len()) && profile::is_profile_name(prefix)
+}
+
+/// A profile the installer protects: a profile name the TVM accepts, without `_` (it is part of a
+/// stack name, and CloudFormation allows only letters, digits and `-`), at most 24 long.
+pub fn is_protected_profile(name: &str) -> bool {
+    name.len() <= MAX_PROTECTED_PROFILE && profile::is_profile_name(name) && !name.contains('_')
+}
+
+/// `arn:<partition>:iam::<12 digits or *>:role/<name>`.
+pub fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "iam", "", account, resource] => {
+            partition.starts_with("aws")
+                && (*account == "*" || is_account_id(account))
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+                && !text.contains(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+fn is_lower_alnum(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The tags every stack of an environment carries: which environment, which sentinel-tvm
+/// version deployed it, and the SHA-256 of its template (what makes a no-op upgrade skip it).
+pub const TAG_ENV: &str = "sentinel-tvm:env";
+pub const TAG_VERSION: &str = "sentinel-tvm:version";
+pub const TAG_TEMPLATE_SHA256: &str = "sentinel-tvm:template-sha256";
+
+/// `sentinel-tvm-<env>-`: the start of every stack name of an environment.
+pub fn stack_prefix(env: &str) -> String {
+    format!("sentinel-tvm-{env}-")
+}
+
+/// The name of the Service Control Policy an environment deploys.
+pub fn scp_policy_name(env: &str) -> String {
+    format!("sentinel-tvm-{env}-protect-roles")
+}
+
+/// The temporary IAM user `smoke-test --as-client` creates (and the smoke rule admits): a fixed
+/// name, so the deployed policy does not change from run to run.
+pub fn client_user_name(env: &str) -> String {
+    format!("sentinel-tvm-{env}-smoke-client")
+}
+
+/// A protected role's name: `<prefix><env>-<profile>`.
+pub fn protected_role_name(role_prefix: &str, env: &str, profile: &str) -> String {
+    profile::role_name(&format!("{role_prefix}{env}-"), profile)
+}
+
+/// The physical names an environment's stacks create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub env: String,
+    pub role_prefix: String,
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Names {
+    pub fn function(&self) -> String {
+        format!("sentinel-tvm-{}", self.env)
+    }
+    pub fn api(&self) -> String {
+        self.function()
+    }
+    /// The function's decision log, then the API's access log.
+    pub fn log_groups(&self) -> [String; 2] {
+        [format!("/aws/lambda/sentinel-tvm-{}", self.env), format!("/aws/http-api/sentinel-tvm-{}", self.env)]
+    }
+    pub fn bucket(&self) -> String {
+        format!("sentinel-tvm-{}-{}-{}", self.env, self.account_id, self.region)
+    }
+    pub fn parameter_path(&self) -> String {
+        format!("/sentinel-tvm/{}/", self.env)
+    }
+    pub fn policy_parameter(&self) -> String {
+        format!("{}policy", self.parameter_path())
+    }
+    pub fn execution_role(&self) -> String {
+        format!("sentinel-tvm-{}-execution", self.env)
+    }
+    pub fn client_policy(&self) -> String {
+        format!("sentinel-tvm-{}-invoke", self.env)
+    }
+    /// Not from a stack: `smoke-test --as-client` makes it, and an interrupted run leaves it.
+    pub fn smoke_client_user(&self) -> String {
+        client_user_name(&self.env)
+    }
+    /// `<prefix><env>-`: every protected role's name starts with it.
+    pub fn protected_role_prefix(&self) -> String {
+        format!("{}{}-", self.role_prefix, self.env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_ids_by_shape() {
+        for (id, valid) in [
+            ("r-ab12", true),
+            ("r-0123456789abcdefghijklmnopqrstuv", true),
+            ("r-ab1", false),
+            ("r-AB12", false),
+            ("r-", false),
+            ("ou-ab12-cdef3456", true),
+            ("ou-ab12-cdef345", false),
+            ("ou-ab1-cdef3456", false),
+            ("ou-ab12", false),
+            ("ou-ab12-cdef3456-x", false),
+            ("ou-ab12-CDEF3456", false),
+            ("111122223333", true),
+            ("11112222333", false),
+            ("1111222233334", false),
+            ("11112222333a", false),
+            ("", false),
+            ("Workloads", false),
+        ] {
+            assert_eq!(is_scp_target(id), valid, "{id}");
+        }
+    }
+
+    #[test]
+    fn regions_look_like_regions() {
+        for good in ["eu-west-2", "us-east-1", "us-gov-west-1", "cn-north-1", "ap-southeast-5", "il-central-1"] {
+            assert!(is_region(good), "{good}");
+        }
+        for bad in ["", "eu", "eu-west", "EU-WEST-2", "eu-west-2a", "europe-west-2", "eu--2", "eu-west-2-"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environment_names_have_no_hyphen_and_start_with_a_letter() {
+        for good in ["main", "a", "prod2", "abcdefghijklmnop"] {
+            assert!(is_env_name(good), "{good}");
+        }
+        for bad in ["", "2prod", "main-eu", "Main", "abcdefghijklmnopq", "ma_in"] {
+            assert!(!is_env_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefixes_and_profiles_use_the_tvms_characters() {
+        assert!(is_role_prefix("SentinelProtected-") && is_role_prefix("a_b-"));
+        assert!(!is_role_prefix("") && !is_role_prefix("Sentinel.Protected-") && !is_role_prefix(&"x".repeat(41)));
+        assert!(is_protected_profile("prod") && is_protected_profile("read-only"));
+        assert!(
+            !is_protected_profile("read_only") && !is_protected_profile("") && !is_protected_profile(&"p".repeat(25))
+        );
+    }
+
+    #[test]
+    fn break_glass_entries_must_be_role_arns() {
+        for good in [
+            "arn:aws:iam::111122223333:role/BreakGlass",
+            "arn:aws:iam::*:role/BreakGlass*",
+            "arn:aws-cn:iam::111122223333:role/ops/BreakGlass",
+        ] {
+            assert!(is_role_arn(good), "{good}");
+        }
+        for bad in [
+            "BreakGlass",
+            "arn:aws:iam::111122223333:user/alice",
+            "arn:aws:sts::111122223333:assumed-role/BreakGlass/x",
+            "arn:aws:iam::1:role/x",
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:role/a b",
+        ] {
+            assert!(!is_role_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_prefix_is_the_tvms() {
+        assert_eq!(DEFAULT_ROLE_PREFIX, "SentinelProtected-");
+        assert_eq!(protected_role_name(DEFAULT_ROLE_PREFIX, "main", "app"), "SentinelProtected-main-app");
+    }
+}
