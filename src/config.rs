@@ -124,6 +124,13 @@ pub struct EnvironmentConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttling_rate_limit: Option<u32>,
 
+    /// `required`: every request carries a caller proof (a signed sts:GetCallerIdentity the TVM
+    /// verifies itself), so nobody who can merely invoke the function can claim to be someone
+    /// else. `off` only for legacy clients that sign the API request alone [default: required].
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_proof: Option<IdentityProof>,
+
     /// Protected roles trust the TVM only when it stamps a `sentinel.*` SourceIdentity
     /// [default: true]. Turn off only for an emulator that does not evaluate
     /// `sts:SourceIdentity` (MiniStack).
@@ -182,6 +189,26 @@ pub struct EnvironmentConfig {
     #[arg(long, value_name = "TOPIC_ARN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alarm_topic_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityProof {
+    #[default]
+    Required,
+    Off,
+}
+
+impl IdentityProof {
+    /// What `off` gives up, said wherever it is in force.
+    pub const OFF_WARNING: &str = "identity_proof is off: anyone allowed lambda:InvokeFunction on the TVM function can hand it an event naming someone else and receive that person's credentials; leave it `required` (the default) unless a legacy client cannot send caller proofs";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityProof::Required => "required",
+            IdentityProof::Off => "off",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]

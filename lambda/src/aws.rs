@@ -1,15 +1,18 @@
-//! The real STS and SSM behind the service's traits. Thin: one SDK call each, errors rendered
-//! with their whole source chain for the log (never for the client).
+//! The real STS and SSM behind the service's traits. Thin: one call each, errors rendered with
+//! their whole source chain for the log (never for the client).
 
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_sts::error::DisplayErrorContext;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use jiff::Timestamp;
 
 use crate::contract::Credentials;
-use crate::service::{AssumeRoleRequest, CredentialIssuer, PolicySource};
+use crate::service::{AssumeRoleRequest, CredentialIssuer, IdentityVerifier, PolicySource, ProofAnswer, ProofRequest};
 
 /// The SDK configuration from the Lambda's environment, with rustls on ring for HTTPS and
 /// timeouts that end every call well inside the function's 10 seconds, so a slow STS or SSM still
@@ -88,5 +91,55 @@ impl PolicySource for SsmPolicySource {
             .and_then(|p| p.value())
             .map(str::to_string)
             .ok_or_else(|| "the parameter has no value".into())
+    }
+}
+
+/// How long a caller proof may take at STS, connection included.
+pub const PROOF_TIMEOUT: Duration = Duration::from_secs(3);
+/// A GetCallerIdentity answer is a few hundred bytes; anything past this is not one.
+pub const MAX_PROOF_ANSWER_BYTES: usize = 16 * 1024;
+
+/// Sends caller proofs to STS through the SDK's own HTTPS connector (rustls on ring), exactly as
+/// `ProofRequest` says: the URL is the TVM's configured STS endpoint, never one from the event.
+pub struct HttpsIdentityVerifier(aws_smithy_http_client::Connector);
+
+impl HttpsIdentityVerifier {
+    pub fn new() -> Self {
+        Self(aws_smithy_http_client::Connector::builder().tls_provider(Provider::Rustls(CryptoMode::Ring)).build())
+    }
+}
+
+impl Default for HttpsIdentityVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IdentityVerifier for HttpsIdentityVerifier {
+    async fn send(&self, request: &ProofRequest) -> Result<ProofAnswer, String> {
+        let mut http = aws_smithy_runtime_api::http::Request::new(SdkBody::from(request.body));
+        http.set_uri(request.url.as_str()).map_err(|error| format!("bad STS endpoint: {error}"))?;
+        http.set_method("POST").map_err(|error| error.to_string())?;
+        for (name, value) in &request.headers {
+            http.headers_mut()
+                .try_insert(name.clone(), value.clone())
+                .map_err(|error| format!("header `{name}`: {error}"))?;
+        }
+        let exchange = async {
+            let response = self.0.call(http).await.map_err(|error| DisplayErrorContext(error).to_string())?;
+            let status = response.status().as_u16();
+            let bytes = ByteStream::new(response.into_body())
+                .collect()
+                .await
+                .map_err(|error| format!("reading STS's answer: {error}"))?
+                .into_bytes();
+            if bytes.len() > MAX_PROOF_ANSWER_BYTES {
+                return Err(format!("STS's answer is {} bytes", bytes.len()));
+            }
+            Ok(ProofAnswer { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+        };
+        tokio::time::timeout(PROOF_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("no answer within {PROOF_TIMEOUT:?}"))?
     }
 }

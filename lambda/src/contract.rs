@@ -29,6 +29,13 @@ pub enum ErrorCode {
     CredentialError,
     MethodNotAllowed,
     NotFound,
+    ProofRequired,
+    ProofInvalid,
+    ProofExpired,
+    ProofReplayed,
+    ProofAudience,
+    ProofMismatch,
+    IdentityUnverified,
 }
 
 impl ErrorCode {
@@ -38,7 +45,13 @@ impl ErrorCode {
             | ErrorCode::MissingProfile
             | ErrorCode::InvalidProfile
             | ErrorCode::InvalidDuration => 400,
+            ErrorCode::ProofRequired => 401,
             ErrorCode::IamAuthRequired
+            | ErrorCode::ProofInvalid
+            | ErrorCode::ProofExpired
+            | ErrorCode::ProofReplayed
+            | ErrorCode::ProofAudience
+            | ErrorCode::ProofMismatch
             | ErrorCode::AccountNotAllowed
             | ErrorCode::PolicyDeny
             | ErrorCode::ProfileNotAllowed => 403,
@@ -46,6 +59,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RateLimited => 429,
             ErrorCode::ConfigError | ErrorCode::CredentialError => 500,
+            ErrorCode::IdentityUnverified => 503,
         }
     }
 
@@ -64,6 +78,13 @@ impl ErrorCode {
             ErrorCode::CredentialError => "CREDENTIAL_ERROR",
             ErrorCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::ProofRequired => "PROOF_REQUIRED",
+            ErrorCode::ProofInvalid => "PROOF_INVALID",
+            ErrorCode::ProofExpired => "PROOF_EXPIRED",
+            ErrorCode::ProofReplayed => "PROOF_REPLAYED",
+            ErrorCode::ProofAudience => "PROOF_AUDIENCE",
+            ErrorCode::ProofMismatch => "PROOF_MISMATCH",
+            ErrorCode::IdentityUnverified => "IDENTITY_UNVERIFIED",
         }
     }
 
@@ -83,6 +104,13 @@ impl ErrorCode {
             ErrorCode::CredentialError => "Failed to vend credentials",
             ErrorCode::MethodNotAllowed => "Method not allowed",
             ErrorCode::NotFound => "Not found",
+            ErrorCode::ProofRequired => "A caller proof (X-Sentinel-Tvm-Proof) is required",
+            ErrorCode::ProofInvalid => "The caller proof is invalid",
+            ErrorCode::ProofExpired => "The caller proof has expired; sign a new one",
+            ErrorCode::ProofReplayed => "The caller proof was used before; sign a new one",
+            ErrorCode::ProofAudience => "The caller proof is for another TVM",
+            ErrorCode::ProofMismatch => "The caller proof names another caller than the request",
+            ErrorCode::IdentityUnverified => "The caller's identity could not be verified; retry later",
         }
     }
 }
@@ -241,6 +269,13 @@ mod tests {
             (CredentialError, 500, "CREDENTIAL_ERROR"),
             (MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
             (NotFound, 404, "NOT_FOUND"),
+            (ProofRequired, 401, "PROOF_REQUIRED"),
+            (ProofInvalid, 403, "PROOF_INVALID"),
+            (ProofExpired, 403, "PROOF_EXPIRED"),
+            (ProofReplayed, 403, "PROOF_REPLAYED"),
+            (ProofAudience, 403, "PROOF_AUDIENCE"),
+            (ProofMismatch, 403, "PROOF_MISMATCH"),
+            (IdentityUnverified, 503, "IDENTITY_UNVERIFIED"),
         ] {
             assert_eq!((code.status(), code.as_str()), (status, text));
             assert_eq!(serde_json::to_value(code).unwrap(), text, "serde name of {text}");

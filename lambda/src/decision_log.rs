@@ -12,7 +12,13 @@ pub struct DecisionLog {
     pub timestamp: String,
     pub request_id: Option<String>,
     pub user: Option<String>,
+    /// The caller: verified by the caller proof, or (with proofs off) as the authorizer said.
     pub principal_arn: Option<String>,
+    /// How `principal_arn` was established: `proof` (STS answered for the caller's own
+    /// signature) or `authorizer` (the event's authorizer context, with proofs off).
+    pub identity: Option<&'static str>,
+    /// What the event's authorizer context claimed, unverified: kept for the record only.
+    pub claimed_principal_arn: Option<String>,
     pub account_id: Option<String>,
     pub profile: Option<String>,
     pub role_arn: Option<String>,

@@ -2,7 +2,9 @@
 //! which share one shape. Only the fields the TVM uses are read; every other field is ignored,
 //! so nothing unexpected in an event can turn a good request into an error.
 //!
-//! Who is calling comes only from `requestContext.authorizer.iam`; headers and body never say.
+//! Who is calling comes from the caller proof (`headers[x-sentinel-tvm-proof]`, checked by
+//! `proof` and STS) and, with proofs off, from `requestContext.authorizer.iam` alone. The body
+//! never says.
 
 use serde::Deserialize;
 
@@ -11,6 +13,8 @@ use serde::Deserialize;
 pub struct Event {
     pub raw_path: Option<String>,
     pub raw_query_string: Option<String>,
+    /// Lowercase names in payload 2.0; any value that is not a string is ignored.
+    pub headers: Option<serde_json::Map<String, serde_json::Value>>,
     pub request_context: RequestContext,
 }
 
@@ -67,6 +71,15 @@ impl Event {
 
     pub fn method(&self) -> &str {
         self.request_context.http.method.as_deref().unwrap_or("")
+    }
+
+    /// A request header, by its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .as_ref()?
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| value.as_str())
     }
 
     pub fn iam(&self) -> Option<&IamAuthorizer> {

@@ -11,6 +11,7 @@ pub mod event;
 pub mod identity;
 pub mod policy;
 pub mod profile;
+pub mod proof;
 pub mod rate_limit;
 pub mod service;
 pub mod session;

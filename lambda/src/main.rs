@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer, sdk_config};
+use sentinel_tvm_lambda::aws::{HttpsIdentityVerifier, SsmPolicySource, StsIssuer, sdk_config};
 use sentinel_tvm_lambda::contract::Response;
 use sentinel_tvm_lambda::decision_log::startup_failure;
 use sentinel_tvm_lambda::event::Event;
@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
         println!("{}", startup_failure(Timestamp::now(), &problem.to_string()));
     }
     let config = sdk_config().await;
-    let tvm = Tvm::new(settings, StsIssuer::new(&config), SsmPolicySource::new(&config));
+    let tvm = Tvm::new(settings, StsIssuer::new(&config), SsmPolicySource::new(&config), HttpsIdentityVerifier::new());
     let tvm = &tvm;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let invocation = Invocation { function_arn: &event.context.invoked_function_arn, now: Timestamp::now() };

@@ -17,9 +17,11 @@ use crate::event::{Event, Route};
 use crate::identity::{AllowedAccounts, Caller, PARTITIONS, caller_allowed, is_account_id, username};
 use crate::policy::{self, Decision, Policy, Principal, Rule};
 use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest};
+use crate::proof::replay::{Admission as ProofAdmission, ReplayCache};
+use crate::proof::{self, replay};
 use crate::rate_limit::{Admission, RateLimiter};
 use crate::session::{RequestId, session_name, source_identity};
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{ProofMode, Settings, SettingsError};
 
 /// How long one instance trusts the policy it read.
 pub const POLICY_CACHE: SignedDuration = SignedDuration::from_secs(30);
@@ -36,6 +38,29 @@ pub struct AssumeRoleRequest {
 /// Issues credentials (STS `AssumeRole`). The error text goes to the log only.
 pub trait CredentialIssuer: Send + Sync {
     fn assume_role(&self, request: &AssumeRoleRequest) -> impl Future<Output = Result<Credentials, String>> + Send;
+}
+
+/// A request for STS built from a caller proof: sent as it is, and answered as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofRequest {
+    /// The STS endpoint (`Settings::sts_endpoint`) with path `/`.
+    pub url: String,
+    /// The proof's signed headers and its content type, nothing else.
+    pub headers: Vec<(String, String)>,
+    pub body: &'static str,
+}
+
+/// STS's raw answer to a proof: status and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Sends a caller proof to STS (`sts:GetCallerIdentity` as the caller signed it). An error means
+/// no answer (unreachable, timed out); its text goes to the log only.
+pub trait IdentityVerifier: Send + Sync {
+    fn send(&self, request: &ProofRequest) -> impl Future<Output = Result<ProofAnswer, String>> + Send;
 }
 
 /// Reads the policy text (SSM `GetParameter`). The error text goes to the log only.
@@ -56,12 +81,14 @@ pub struct Handled {
     pub log: DecisionLog,
 }
 
-pub struct Tvm<I, P> {
+pub struct Tvm<I, P, V> {
     settings: Result<Settings, SettingsError>,
     issuer: I,
     policies: P,
+    verifier: V,
     cache: Mutex<Option<CachedPolicy>>,
     limiter: Mutex<RateLimiter>,
+    replays: Mutex<ReplayCache>,
 }
 
 struct CachedPolicy {
@@ -101,13 +128,21 @@ impl<'a> OwnFunction<'a> {
     }
 }
 
-impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
-    pub fn new(settings: Result<Settings, SettingsError>, issuer: I, policies: P) -> Self {
+impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
+    pub fn new(settings: Result<Settings, SettingsError>, issuer: I, policies: P, verifier: V) -> Self {
         let limiter = match &settings {
             Ok(settings) => RateLimiter::new(settings.rate_limit, settings.rate_window_seconds),
             Err(_) => RateLimiter::new(0, 1),
         };
-        Self { settings, issuer, policies, cache: Mutex::new(None), limiter: Mutex::new(limiter) }
+        Self {
+            settings,
+            issuer,
+            policies,
+            verifier,
+            cache: Mutex::new(None),
+            limiter: Mutex::new(limiter),
+            replays: Mutex::new(ReplayCache::new(replay::DEFAULT_CAPACITY)),
+        }
     }
 
     pub async fn handle(&self, event: &Event, invocation: Invocation<'_>) -> Handled {
@@ -133,9 +168,20 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
                 format!("cannot read the TVM's own account from the function ARN `{}`", invocation.function_arn);
             return refuse(log, ErrorCode::ConfigError, reason);
         };
-        // 1. Who is calling, as the IAM authorizer verified it.
-        let Some(caller) = Caller::from_authorizer(event.iam()) else {
-            return refuse(log, ErrorCode::IamAuthRequired, "no IAM authorizer context in the event".into());
+        // 1. Who is calling: as STS answered the caller's proof, or (proofs off) as the
+        //    authorizer context says.
+        let caller = match settings.identity_proof {
+            ProofMode::Required => match self.proven_caller(event, settings, invocation.now, log).await {
+                Ok(caller) => caller,
+                Err(response) => return response,
+            },
+            ProofMode::Off => {
+                let Some(caller) = Caller::from_authorizer(event.iam()) else {
+                    return refuse(log, ErrorCode::IamAuthRequired, "no IAM authorizer context in the event".into());
+                };
+                log.identity = Some("authorizer");
+                caller
+            }
         };
         log.principal_arn = Some(caller.user_arn.clone());
         log.account_id = Some(caller.account_id.clone());
@@ -166,6 +212,71 @@ impl<I: CredentialIssuer, P: PolicySource> Tvm<I, P> {
             Route::Profiles => refuse(log, ErrorCode::MethodNotAllowed, format!("{} on /profiles", event.method())),
             Route::NotFound => refuse(log, ErrorCode::NotFound, "no such route".into()),
         }
+    }
+
+    /// The caller a proof proves (CONTRACT.md §12), or the refusal: no proof, a proof that fails
+    /// a check of the TVM's own, one seen before, one STS refuses or cannot answer, or one naming
+    /// another caller than the authorizer context.
+    async fn proven_caller(
+        &self,
+        event: &Event,
+        settings: &Settings,
+        now: Timestamp,
+        log: &mut DecisionLog,
+    ) -> Result<Caller, Response> {
+        log.claimed_principal_arn = event.iam().and_then(|iam| iam.user_arn.clone());
+        let Some(carrier) = event.header(proof::PROOF_HEADER) else {
+            return Err(refuse(log, ErrorCode::ProofRequired, "no caller proof".into()));
+        };
+        let expected = proof::Expected {
+            host: proof::host_of(&settings.sts_endpoint),
+            region: &settings.region,
+            audiences: &settings.proof_audiences,
+            now,
+        };
+        let checked = proof::decode(carrier).and_then(|headers| proof::check(&headers, &expected));
+        let proof = checked.map_err(|error| refuse(log, error.code(), format!("caller proof: {}", error.reason())))?;
+        let admission = self.replays.lock().unwrap_or_else(PoisonError::into_inner).admit(
+            &proof.signature,
+            proof.signed_at,
+            now.as_second(),
+        );
+        match admission {
+            ProofAdmission::First => {}
+            ProofAdmission::Replayed => {
+                return Err(refuse(log, ErrorCode::ProofReplayed, "caller proof seen before".into()));
+            }
+            ProofAdmission::Full => {
+                return Err(refuse(
+                    log,
+                    ErrorCode::IdentityUnverified,
+                    "the replay cache is full of live proofs".into(),
+                ));
+            }
+        }
+        let request = ProofRequest {
+            url: format!("{}/", settings.sts_endpoint),
+            headers: proof.forwarded.clone(),
+            body: proof::BODY,
+        };
+        let identity = match self.verifier.send(&request).await.map(|a| proof::read_answer(a.status, &a.body)) {
+            Ok(proof::Verdict::Verified(identity)) => identity,
+            Ok(proof::Verdict::Refused(why)) => return Err(refuse(log, ErrorCode::ProofInvalid, why)),
+            Ok(proof::Verdict::Unverified(why)) | Err(why) => {
+                return Err(refuse(log, ErrorCode::IdentityUnverified, format!("caller proof not verified: {why}")));
+            }
+        };
+        log.identity = Some("proof");
+        if let Some(iam) = event.iam() {
+            let claimed = |value: &Option<String>| value.as_deref().map(str::trim).unwrap_or_default().to_string();
+            if claimed(&iam.user_arn) != identity.arn || claimed(&iam.access_key) != proof.key_id {
+                log.principal_arn = Some(identity.arn);
+                return Err(refuse(log, ErrorCode::ProofMismatch, "the proof's signer is not the request's".into()));
+            }
+        }
+        // GetCallerIdentity does not say which organization the caller is in: with proofs, no
+        // organization is taken from the event (admission by organization alone is refused).
+        Ok(Caller { account_id: identity.account_id, user_arn: identity.arn, principal_org_id: None })
     }
 
     /// Checks 5–11 of `GET /` and `POST /`.

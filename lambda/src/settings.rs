@@ -23,6 +23,23 @@ pub struct Settings {
     pub rate_window_seconds: u32,
     /// `TVM_DEFAULT_DURATION_SECONDS`: when neither request nor rule says.
     pub default_duration_seconds: u32,
+    /// `TVM_IDENTITY_PROOF`: `required` (the default) or `off` (legacy clients: the authorizer
+    /// context is trusted as it comes).
+    pub identity_proof: ProofMode,
+    /// `TVM_PROOF_AUDIENCES`: the API ids a caller proof may name (comma-separated); required
+    /// with proofs.
+    pub proof_audiences: Vec<String>,
+    /// `AWS_REGION`: the region a proof's credential scope must name.
+    pub region: String,
+    /// Where proofs go: the STS endpoint the function's own SDK would use.
+    pub sts_endpoint: String,
+}
+
+/// Whether a request must carry a caller proof (CONTRACT.md §12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProofMode {
+    Required,
+    Off,
 }
 
 /// A variable that is missing or malformed.
@@ -94,7 +111,31 @@ impl Settings {
             ));
         }
 
+        let identity_proof = match get("TVM_IDENTITY_PROOF").as_deref() {
+            None | Some("required") => ProofMode::Required,
+            Some("off") => ProofMode::Off,
+            Some(other) => return Err(error("TVM_IDENTITY_PROOF", format!("is `{other}`, not `required` or `off`"))),
+        };
+        let proof_audiences: Vec<String> = get("TVM_PROOF_AUDIENCES")
+            .map(|list| list.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect())
+            .unwrap_or_default();
+        if let Some(bad) = proof_audiences.iter().find(|a| !is_api_id(a)) {
+            return Err(error("TVM_PROOF_AUDIENCES", format!("holds `{bad}`, which is not an API id")));
+        }
+        if identity_proof == ProofMode::Required && proof_audiences.is_empty() {
+            return Err(error("TVM_PROOF_AUDIENCES", "is required while TVM_IDENTITY_PROOF is `required`".into()));
+        }
+        let region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")).unwrap_or_default();
+        if identity_proof == ProofMode::Required && region.is_empty() {
+            return Err(error("AWS_REGION", "is required to check caller proofs".into()));
+        }
+        let sts_endpoint = crate::proof::sts_endpoint(get, &region);
+
         Ok(Settings {
+            identity_proof,
+            proof_audiences,
+            region,
+            sts_endpoint,
             policy_parameter,
             role_prefix,
             allowed_accounts,
@@ -117,6 +158,11 @@ fn parse_accounts(list: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// An API Gateway API id: 1-32 lowercase letters and digits.
+fn is_api_id(text: &str) -> bool {
+    (1..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// `o-` and 10 to 32 lowercase letters or digits.
 fn is_org_id(text: &str) -> bool {
     text.strip_prefix("o-").is_some_and(|rest| {
@@ -128,9 +174,47 @@ fn is_org_id(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// What every deployed function has besides the test's own variables (which win).
+    const DEPLOYED: [(&str, &str); 2] = [("TVM_PROOF_AUDIENCES", "a1b2c3d4e5"), ("AWS_REGION", "eu-west-2")];
+
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        exactly(&[vars, &DEPLOYED[..]].concat())
+    }
+
+    fn exactly(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn proofs_are_required_unless_turned_off_and_need_their_audiences() {
+        let read = settings(&[("TVM_POLICY_PARAMETER", "/p")]).unwrap();
+        assert_eq!(read.identity_proof, ProofMode::Required);
+        assert_eq!(read.proof_audiences, ["a1b2c3d4e5"]);
+        let off = exactly(&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_IDENTITY_PROOF", "off")]).unwrap();
+        assert_eq!((off.identity_proof, off.proof_audiences.len()), (ProofMode::Off, 0));
+        for (vars, variable) in [
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("AWS_REGION", "eu-west-2")][..], "TVM_PROOF_AUDIENCES"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_PROOF_AUDIENCES", "a1b2c3d4e5")][..], "AWS_REGION"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_IDENTITY_PROOF", "maybe")][..], "TVM_IDENTITY_PROOF"),
+            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_PROOF_AUDIENCES", "a1b2,Bad")][..], "TVM_PROOF_AUDIENCES"),
+        ] {
+            let vars = if variable == "AWS_REGION" { vars.to_vec() } else { [vars, &DEPLOYED[1..]].concat() };
+            assert_eq!(exactly(&vars).map_err(|e| e.variable), Err(variable), "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn proofs_go_to_the_sts_endpoint_the_functions_sdk_would_use() {
+        let endpoint =
+            |vars: &[(&str, &str)]| settings(&[&[("TVM_POLICY_PARAMETER", "/p")], vars].concat()).unwrap().sts_endpoint;
+        assert_eq!(endpoint(&[]), "https://sts.eu-west-2.amazonaws.com");
+        assert_eq!(endpoint(&[("AWS_REGION", "cn-north-1")]), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(endpoint(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/")]), "http://127.0.0.1:4566");
+        assert_eq!(
+            endpoint(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"), ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")]),
+            "http://127.0.0.1:9"
+        );
     }
 
     #[test]
@@ -145,6 +229,10 @@ mod tests {
                 rate_limit: 100,
                 rate_window_seconds: 60,
                 default_duration_seconds: 900,
+                identity_proof: ProofMode::Required,
+                proof_audiences: vec!["a1b2c3d4e5".into()],
+                region: "eu-west-2".into(),
+                sts_endpoint: "https://sts.eu-west-2.amazonaws.com".into(),
             })
         );
     }

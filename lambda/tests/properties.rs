@@ -73,7 +73,7 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-const STATUSES: [u16; 7] = [200, 400, 403, 404, 405, 429, 500];
+const STATUSES: [u16; 9] = [200, 400, 401, 403, 404, 405, 429, 500, 503];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -90,6 +90,30 @@ proptest! {
         let body: Value = serde_json::from_str(&handled.response.body).expect("every body is JSON");
         prop_assert!(handled.response.status == 200 || body["Code"].is_string());
         prop_assert!(!handled.log.to_json().contains(common::SECRET));
+    }
+
+    #[test]
+    fn no_proof_header_makes_the_tvm_panic_or_vend(
+        headers in prop::collection::btree_map("[a-zA-Z-]{1,24}", text(), 0..8),
+        raw in prop_oneof![text(), ".{0,200}"],
+        encode in any::<bool>(),
+    ) {
+        let carrier = if encode {
+            sentinel_tvm_lambda::proof::base64url_encode(json!(headers).to_string().as_bytes())
+        } else {
+            raw
+        };
+        let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
+        event["headers"]["x-sentinel-tvm-proof"] = json!(carrier);
+        let harness = Harness::with_proofs(&[("TVM_RATE_LIMIT", "0")], Ok(POLICY));
+        let parsed: Event = serde_json::from_value(event).unwrap();
+        let handled = runtime().block_on(harness.tvm.handle(&parsed, sentinel_tvm_lambda::service::Invocation {
+            function_arn: common::FUNCTION_ARN,
+            now: "2026-01-26T23:00:00Z".parse().unwrap(),
+        }));
+        // The fake STS answers nothing: no proof can be verified, so none may vend.
+        prop_assert!(matches!(handled.response.status, 403 | 503), "status {}", handled.response.status);
+        prop_assert!(harness.sts_calls().is_empty());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use aws_sdk_sts::types::error::MalformedPolicyDocumentException;
 use aws_smithy_mocks::{mock, mock_client};
 use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer};
 use sentinel_tvm_lambda::event::Event;
-use sentinel_tvm_lambda::service::{Invocation, PolicySource, Tvm};
+use sentinel_tvm_lambda::service::{IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm};
 use sentinel_tvm_lambda::settings::Settings;
 
 const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n";
@@ -41,7 +41,21 @@ fn event(query: &str) -> Event {
 }
 
 fn settings() -> Result<Settings, sentinel_tvm_lambda::settings::SettingsError> {
-    Settings::from_lookup(|name| (name == "TVM_POLICY_PARAMETER").then(|| "/sentinel-tvm/main/policy".to_string()))
+    Settings::from_lookup(|name| match name {
+        "TVM_POLICY_PARAMETER" => Some("/sentinel-tvm/main/policy".to_string()),
+        // The authorizer context is the caller here: these tests are about the AssumeRole request.
+        "TVM_IDENTITY_PROOF" => Some("off".to_string()),
+        _ => None,
+    })
+}
+
+/// Proofs are off in these tests: a verifier that is never asked.
+struct NoProofs;
+
+impl IdentityVerifier for NoProofs {
+    async fn send(&self, _: &ProofRequest) -> Result<ProofAnswer, String> {
+        panic!("proofs are off: STS must not be asked for a caller's identity")
+    }
 }
 
 fn invocation() -> Invocation<'static> {
@@ -74,7 +88,8 @@ async fn the_assume_role_request_carries_role_session_duration_and_source_identi
             )
             .build()
     });
-    let tvm = Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY));
+    let tvm =
+        Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY), NoProofs);
 
     let handled = tvm.handle(&event("profile=dev&duration=2700"), invocation()).await;
 
@@ -98,7 +113,8 @@ async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
             MalformedPolicyDocumentException::builder().message("bad session policy").build(),
         )
     });
-    let tvm = Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY));
+    let tvm =
+        Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY), NoProofs);
 
     let handled = tvm.handle(&event("profile=dev"), invocation()).await;
 

@@ -7,6 +7,7 @@ pub mod cloudformation;
 pub mod errors;
 pub mod iam;
 pub mod identity;
+pub mod lambda;
 pub mod organizations;
 pub mod residue;
 pub mod s3;

@@ -95,9 +95,73 @@ pub fn smoke_principals(
     principals
 }
 
+/// An API Gateway v2 event as anyone with `lambda:InvokeFunction` can write it: asking for
+/// `profile` while claiming, in the authorizer context, to be `claimed_arn` (the deployer).
+pub fn forged_event(profile: &str, claimed_arn: &str, account_id: &str, access_key: &str) -> String {
+    json!({
+        "version": "2.0",
+        "routeKey": "GET /",
+        "rawPath": "/",
+        "rawQueryString": format!("profile={profile}"),
+        "headers": {},
+        "requestContext": {
+            "accountId": account_id,
+            "http": {"method": "GET", "path": "/"},
+            "authorizer": {"iam": {"accountId": account_id, "userArn": claimed_arn, "accessKey": access_key}},
+        },
+    })
+    .to_string()
+}
+
+/// The verdict on the function's answer to a forged event: refused, and by which layer.
+pub fn forged_invoke_refused(answer: &str) -> Result<String, String> {
+    let response: Value =
+        serde_json::from_str(answer).map_err(|_| format!("the function answered: {}", redact(answer)))?;
+    let status = response["statusCode"].as_u64().unwrap_or(0);
+    let code = response["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|b| b["Code"].as_str().map(str::to_string));
+    match (status, code.as_deref()) {
+        (200, _) => {
+            Err("the function vended credentials to a hand-written event: the TVM trusts an identity it cannot verify"
+                .into())
+        }
+        (401 | 403, Some(code)) if code.starts_with("PROOF_") => {
+            Ok(format!("refused by the Lambda's proof check ({status} {code})"))
+        }
+        _ => Err(format!("expected a refusal by the proof check, got {status}: {}", redact(answer))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forged_invoke_counts_as_refused_only_when_the_proof_check_refused_it() {
+        let answer = |status: u16, code: &str| {
+            json!({"statusCode": status, "body": json!({"Code": code, "Message": "m"}).to_string()}).to_string()
+        };
+        assert!(forged_invoke_refused(&answer(401, "PROOF_REQUIRED")).unwrap().contains("proof check"));
+        assert!(forged_invoke_refused(&answer(403, "PROOF_MISMATCH")).is_ok());
+        for wrong in [
+            json!({"statusCode": 200, "body": "{\"AccessKeyId\":\"x\"}"}).to_string(),
+            answer(403, "POLICY_DENY"),
+            "not json".to_string(),
+        ] {
+            assert!(forged_invoke_refused(&wrong).is_err(), "{wrong}");
+        }
+        let event: Value = serde_json::from_str(&forged_event(
+            "main-smoke",
+            "arn:aws:iam::111122223333:user/ci",
+            "111122223333",
+            "AKIA",
+        ))
+        .unwrap();
+        assert_eq!(event["requestContext"]["authorizer"]["iam"]["userArn"], "arn:aws:iam::111122223333:user/ci");
+        assert_eq!(event["rawQueryString"], "profile=main-smoke");
+    }
 
     #[test]
     fn the_assumed_role_arn_must_be_the_protected_role_with_a_tvm_session() {

@@ -239,6 +239,7 @@ impl Inputs<'_> {
                     ("RateLimit", d.rate_limit.to_string()),
                     ("RateWindowSeconds", d.rate_window_seconds.to_string()),
                     ("DefaultDurationSeconds", d.default_duration_seconds.to_string()),
+                    ("IdentityProof", d.identity_proof.as_str().to_string()),
                     ("LogRetentionDays", d.log_retention_days.to_string()),
                     ("ThrottlingBurstLimit", d.throttling_burst_limit.to_string()),
                     ("ThrottlingRateLimit", d.throttling_rate_limit.to_string()),

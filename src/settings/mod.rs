@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use crate::aws::Connection;
-use crate::config::{Architecture, ConfigFile, EnvironmentConfig, ScpMode};
+use crate::config::{Architecture, ConfigFile, EnvironmentConfig, IdentityProof, ScpMode};
 use crate::error::Fixable;
 use crate::names::{
     DEFAULT_ROLE_PREFIX, MAX_ROLE_NAME, SMOKE_PROFILE, is_account_id, is_env_name, is_org_id, is_protected_profile,
@@ -43,6 +43,8 @@ pub struct Deploy {
     pub throttling_burst_limit: u32,
     pub throttling_rate_limit: u32,
     pub require_source_identity: bool,
+    /// Whether the TVM requires a caller proof on every request.
+    pub identity_proof: IdentityProof,
     /// As saved; the deploying principal is added when deploying (`Session::smoke_principals`).
     pub smoke_principals: Vec<String>,
     pub scp: Scp,
@@ -245,6 +247,7 @@ pub fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (Environm
         throttling_burst_limit: pick!(throttling_burst_limit, "throttling_burst_limit", "--throttling-burst-limit"),
         throttling_rate_limit: pick!(throttling_rate_limit, "throttling_rate_limit", "--throttling-rate-limit"),
         require_source_identity: pick!(require_source_identity, "require_source_identity", "--require-source-identity"),
+        identity_proof: pick!(identity_proof, "identity_proof", "--identity-proof"),
         // A list that only grows: the file's entries and the flags' together.
         smoke_principals: union(&file.smoke_principals, &flags.smoke_principals),
         scp_mode: pick!(scp_mode, "scp_mode", "--scp-mode"),
@@ -312,6 +315,17 @@ pub fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, 
     if let Some(org) = merged.allowed_org_id.as_deref().filter(|org| !is_org_id(org)) {
         return Err(invalid("--allowed-org-id", "allowed_org_id", org, "an organization ID looks like `o-a1b2c3d4e5`"));
     }
+    let identity_proof = merged.identity_proof.unwrap_or_default();
+    if identity_proof == IdentityProof::Required
+        && let Some(org) = merged.allowed_org_id.as_deref()
+    {
+        return Err(invalid(
+            "--allowed-org-id",
+            "allowed_org_id",
+            org,
+            "a caller proof cannot show the caller's organization (sts:GetCallerIdentity does not say), so no caller would be admitted: list the accounts with --allowed-account (config key `allowed_accounts`) instead",
+        ));
+    }
     let default_duration_seconds = merged.default_duration_seconds.unwrap_or(900);
     if !(900..=3600).contains(&default_duration_seconds) {
         return Err(invalid(
@@ -373,6 +387,7 @@ pub fn deploy_settings(env: &str, merged: &EnvironmentConfig) -> Result<Deploy, 
         throttling_burst_limit,
         throttling_rate_limit,
         require_source_identity: merged.require_source_identity.unwrap_or(true),
+        identity_proof,
         smoke_principals: merged.smoke_principals.clone().unwrap_or_default(),
         scp: scp_settings(merged)?,
     })

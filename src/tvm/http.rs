@@ -1,6 +1,7 @@
 //! Calling a deployed TVM the way any client does: a GET signed with SigV4 for the
-//! `execute-api` service, in the region the endpoint names. One implementation, used by the smoke
-//! test and the client commands.
+//! `execute-api` service, in the region the endpoint names, carrying a fresh caller proof
+//! (`tvm::proof`) whenever it is signed. One implementation, used by the smoke test and the
+//! client commands.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -16,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::error::Fixable;
+use crate::tvm::proof::{self, PROOF_HEADER, ProofTarget};
 
 /// How long one request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,10 +40,35 @@ impl Answer {
 pub struct TvmClient {
     http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
     region: String,
+    /// Where the caller proofs this client sends are for; `None` sends none.
+    proof: Option<ProofTarget>,
 }
 
 impl TvmClient {
-    /// A client that signs for `region` (see `signing_region`).
+    /// A client for the TVM at `url`: signing for the region it names (else `fallback_region`),
+    /// with a caller proof for its API on every signed request.
+    pub fn for_tvm(url: &str, fallback_region: &str) -> Result<Self> {
+        let mut client = Self::new(signing_region(url, fallback_region))?;
+        client.proof = Some(ProofTarget::for_url(url, fallback_region).ok_or_else(|| {
+            Fixable::new(
+                format!("cannot tell the TVM's API id from `{url}`, which a caller proof must name"),
+                "use the API's own URL, `https://<api-id>.execute-api.<region>.amazonaws.com/`",
+            )
+        })?);
+        Ok(client)
+    }
+
+    /// The same client with its proofs for `target` instead (the smoke test's wrong-audience probe).
+    pub fn with_proof_target(mut self, target: Option<ProofTarget>) -> Self {
+        self.proof = target;
+        self
+    }
+
+    pub fn proof_target(&self) -> Option<&ProofTarget> {
+        self.proof.as_ref()
+    }
+
+    /// A client that signs for `region` (see `signing_region`) and sends no caller proof.
     pub fn new(region: String) -> Result<Self> {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
@@ -49,7 +76,7 @@ impl TvmClient {
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self { http: Client::builder(TokioExecutor::new()).build(https), region })
+        Ok(Self { http: Client::builder(TokioExecutor::new()).build(https), region, proof: None })
     }
 
     pub fn region(&self) -> &str {
@@ -103,10 +130,34 @@ impl TvmClient {
         }
     }
 
-    /// The GET, signed now when there are credentials.
+    /// The GET, signed now when there are credentials, with a fresh caller proof (every retry
+    /// too: the TVM accepts a proof once).
     fn request(&self, url: &str, credentials: Option<&Credentials>) -> Result<http::Request<Empty<Bytes>>> {
-        let mut request =
-            http::Request::get(url).header(http::header::USER_AGENT, USER_AGENT).body(Empty::<Bytes>::new())?;
+        let proof = match (credentials, &self.proof) {
+            (Some(credentials), Some(target)) => Some(proof::sign(credentials, target)?),
+            _ => None,
+        };
+        self.request_with(url, credentials, proof)
+    }
+
+    /// One GET signed with `credentials` that carries `proof` as it is (tests and probes: a proof
+    /// made by someone else, or made up).
+    pub async fn get_with_proof(&self, url: &str, credentials: &Credentials, proof: &str) -> Result<Answer> {
+        check_transport(url)?;
+        self.send(self.request_with(url, Some(credentials), Some(proof.to_string()))?, url).await
+    }
+
+    fn request_with(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+        proof: Option<String>,
+    ) -> Result<http::Request<Empty<Bytes>>> {
+        let mut builder = http::Request::get(url).header(http::header::USER_AGENT, USER_AGENT);
+        if let Some(proof) = proof {
+            builder = builder.header(PROOF_HEADER, proof);
+        }
+        let mut request = builder.body(Empty::<Bytes>::new())?;
         if let Some(credentials) = credentials {
             let identity: Identity = credentials.clone().into();
             let params = v4::SigningParams::builder()

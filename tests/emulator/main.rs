@@ -11,6 +11,7 @@ mod docs;
 mod harness;
 mod organizations;
 mod permissions;
+mod proof;
 mod rendering;
 mod scp;
 mod scp_check;

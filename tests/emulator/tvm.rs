@@ -46,7 +46,7 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
     let policy_arn = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
     let (_, credentials) = client_user(&emulator, &user_name, &policy_arn).await;
     let base = format!("{}/_aws/execute-api/{api_id}/", emulator.endpoint);
-    let client = TvmClient::new(REGION.into()).unwrap();
+    let client = TvmClient::for_tvm(&base, REGION).unwrap();
 
     // 200 with exactly the container-credentials keys
     let vended = client.get(&format!("{base}?profile={env}-app&duration=1800"), Some(&credentials)).await.unwrap();

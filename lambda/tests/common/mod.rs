@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use sentinel_tvm_lambda::contract::Credentials;
 use sentinel_tvm_lambda::event::Event;
-use sentinel_tvm_lambda::service::{AssumeRoleRequest, CredentialIssuer, Handled, Invocation, PolicySource, Tvm};
+use sentinel_tvm_lambda::service::{
+    AssumeRoleRequest, CredentialIssuer, Handled, IdentityVerifier, Invocation, PolicySource, ProofAnswer,
+    ProofRequest, Tvm,
+};
 use sentinel_tvm_lambda::settings::Settings;
 use serde_json::Value;
 
@@ -50,16 +53,56 @@ impl PolicySource for FakeSsm {
     }
 }
 
+/// STS's GetCallerIdentity for caller proofs: records each request and answers what the test
+/// put in (or, with `None`, fails as an unreachable STS would).
+pub struct FakeVerifier {
+    pub requests: Arc<Mutex<Vec<ProofRequest>>>,
+    pub answer: Arc<Mutex<Option<ProofAnswer>>>,
+}
+
+impl IdentityVerifier for FakeVerifier {
+    async fn send(&self, request: &ProofRequest) -> Result<ProofAnswer, String> {
+        self.requests.lock().unwrap().push(request.clone());
+        self.answer.lock().unwrap().clone().ok_or_else(|| "connection refused".into())
+    }
+}
+
+/// STS's answer naming `arn` of `account`.
+pub fn caller_identity_answer(arn: &str, account: &str) -> ProofAnswer {
+    ProofAnswer {
+        status: 200,
+        body: format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDAEXAMPLE</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
+        ),
+    }
+}
+
 /// A TVM over the fakes, with the fakes' recordings in reach.
 pub struct Harness {
-    pub tvm: Tvm<FakeSts, FakeSsm>,
+    pub tvm: Tvm<FakeSts, FakeSsm, FakeVerifier>,
+    pub proof_requests: Arc<Mutex<Vec<ProofRequest>>>,
+    pub proof_answer: Arc<Mutex<Option<ProofAnswer>>>,
     pub sts_calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
     pub policy: Arc<Mutex<Result<String, String>>>,
     pub fetches: Arc<AtomicUsize>,
 }
 
 impl Harness {
+    /// A TVM whose callers are taken from the authorizer context (`TVM_IDENTITY_PROOF=off`):
+    /// the tests of the checks after the caller is known. `with_proofs` makes one that requires
+    /// them.
     pub fn new(env: &[(&str, &str)], policy: Result<&str, &str>, sts_fails: bool) -> Self {
+        Self::with_env(&[&[("TVM_IDENTITY_PROOF", "off")], env].concat(), policy, sts_fails)
+    }
+
+    /// A TVM that requires caller proofs for audience `a1b2c3d4e5`, its STS at
+    /// `https://sts.eu-west-2.amazonaws.com`.
+    pub fn with_proofs(env: &[(&str, &str)], policy: Result<&str, &str>) -> Self {
+        let deployed = [("TVM_PROOF_AUDIENCES", "a1b2c3d4e5"), ("AWS_REGION", "eu-west-2")];
+        Self::with_env(&[&deployed[..], env].concat(), policy, false)
+    }
+
+    fn with_env(env: &[(&str, &str)], policy: Result<&str, &str>, sts_fails: bool) -> Self {
         let mut vars = vec![("TVM_POLICY_PARAMETER".to_string(), "/sentinel-tvm/main/policy".to_string())];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
@@ -68,7 +111,10 @@ impl Harness {
         let fetches = Arc::new(AtomicUsize::new(0));
         let sts = FakeSts { calls: sts_calls.clone(), fail: sts_fails };
         let ssm = FakeSsm { text: policy.clone(), fetches: fetches.clone() };
-        Self { tvm: Tvm::new(settings, sts, ssm), sts_calls, policy, fetches }
+        let proof_requests = Arc::new(Mutex::new(Vec::new()));
+        let proof_answer = Arc::new(Mutex::new(None));
+        let verifier = FakeVerifier { requests: proof_requests.clone(), answer: proof_answer.clone() };
+        Self { tvm: Tvm::new(settings, sts, ssm, verifier), proof_requests, proof_answer, sts_calls, policy, fetches }
     }
 
     pub async fn call(&self, event: &Value, now: Timestamp) -> Handled {

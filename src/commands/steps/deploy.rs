@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::scp;
 use super::session::{Session, environment_stacks};
+use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
 use crate::deploy::policy;
@@ -99,6 +100,9 @@ pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact
 /// Runs the waves, retires the stacks no longer configured, deploys (or retires) the SCP, and
 /// prunes old code. A declined question ends the run there (`Report::declined`).
 pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Report> {
+    if session.settings.deploy.identity_proof == IdentityProof::Off {
+        session.out.warn(IdentityProof::OFF_WARNING);
+    }
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
     let user = policy::user_policy(env, &identity.account_id, deploy)?;
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;

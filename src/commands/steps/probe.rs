@@ -19,6 +19,8 @@ pub struct Target {
     pub role_arn: String,
     pub role_name: String,
     pub client_policy_arn: Option<String>,
+    /// The TVM function, for the forged-invoke probe.
+    pub function_name: String,
 }
 
 /// The positive path: 200 with exactly the container-credentials keys.

@@ -15,13 +15,16 @@ use super::probe::{Target, expect, identity_is_protected_role, timed, timed_chec
 use super::session::{Session, environment_stacks};
 use super::smoke_client;
 use crate::aws::errors::sdk_error;
+use crate::aws::lambda::{self, Invoked};
 use crate::check::smoke::{self, Check};
 use crate::cli::SmokeArgs;
+use crate::config::IdentityProof;
 use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
 use crate::names::SMOKE_PROFILE;
 use crate::tvm::endpoint::tvm_url;
-use crate::tvm::http::{TvmClient, signing_region};
+use crate::tvm::http::TvmClient;
+use crate::tvm::proof::ProofTarget;
 
 /// Finds the environment and runs every check; what `install` and `upgrade` end with.
 pub async fn prove(session: &Session, args: &SmokeArgs) -> Result<Outcome> {
@@ -50,6 +53,7 @@ pub async fn target(session: &Session) -> Result<Target> {
         role_arn: role.get("RoleArn").cloned().ok_or_else(not_installed)?,
         role_name: role.get("RoleName").cloned().ok_or_else(not_installed)?,
         client_policy_arn: outputs(Part::ClientPolicy).and_then(|o| o.get("PolicyArn").cloned()),
+        function_name: api.get("FunctionName").cloned().ok_or_else(not_installed)?,
     })
 }
 
@@ -69,7 +73,7 @@ pub fn report(session: &Session, checks: &[Check]) -> Outcome {
 /// Runs every check; a failed check is a result, not an error.
 pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Result<Vec<Check>> {
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let client = TvmClient::new(signing_region(&target.url, &region))?;
+    let client = TvmClient::for_tvm(&target.url, &region)?;
     let patience = Duration::from_secs(args.wait);
     let deployer = deployer_credentials(session).await?;
     let profile = format!("{}-{SMOKE_PROFILE}", session.env());
@@ -117,10 +121,52 @@ pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Res
         )
         .await,
     );
+    if session.settings.deploy.identity_proof == IdentityProof::Required {
+        checks.push(
+            timed_check(
+                "a forged direct invoke is refused",
+                forged_invoke_refused(session, target, &deployer, &profile),
+            )
+            .await,
+        );
+        let elsewhere =
+            client.proof_target().cloned().map(|target| ProofTarget { audience: OTHER_AUDIENCE.into(), ..target });
+        let misdirected = TvmClient::for_tvm(&target.url, &region)?.with_proof_target(elsewhere);
+        checks.push(
+            timed_check("a proof for another audience is refused (403 PROOF_AUDIENCE)", async {
+                expect(&misdirected.get(&vend, Some(&deployer)).await?, 403, Some("PROOF_AUDIENCE"))
+            })
+            .await,
+        );
+    } else {
+        session.out.warn(&format!("{}; the smoke test does not probe forged invokes", IdentityProof::OFF_WARNING));
+    }
     if args.as_client {
         checks.extend(smoke_client::checks(session, target, &client, &vend, patience).await?);
     }
     Ok(checks)
+}
+
+/// The audience of the misdirected proof: no API has it.
+const OTHER_AUDIENCE: &str = "sentineltvmsmoketestnoapi";
+
+/// Invoking the function directly with an event that claims to be the deployer, and no proof,
+/// must get nothing; says which layer refused.
+async fn forged_invoke_refused(
+    session: &Session,
+    target: &Target,
+    deployer: &Credentials,
+    profile: &str,
+) -> Result<()> {
+    let identity = &session.identity;
+    let event = smoke::forged_event(profile, &identity.arn, &identity.account_id, deployer.access_key_id());
+    match lambda::invoke(&session.sdk, &target.function_name, &event).await? {
+        Invoked::Denied(why) => {
+            session.out.note(&format!("the forged invoke was refused before the function ran (IAM or an SCP): {why}"));
+            Ok(())
+        }
+        Invoked::Answered(answer) => smoke::forged_invoke_refused(&answer).map(drop).map_err(anyhow::Error::msg),
+    }
 }
 
 /// The deployer itself calling `sts:AssumeRole` on the smoke role must be denied.

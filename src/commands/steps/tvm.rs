@@ -15,7 +15,7 @@ use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
 use crate::settings::Sources;
 use crate::tvm::endpoint::tvm_url;
-use crate::tvm::http::{Answer, TvmClient, signing_region};
+use crate::tvm::http::{Answer, TvmClient};
 use crate::tvm::wire::{self, Vended};
 use crate::ui::output::Reporter;
 
@@ -62,7 +62,7 @@ impl Connected {
                 .unwrap_or_else(|| "check `--aws-profile`, AWS_PROFILE or your SSO login".into());
             Fixable::new(format!("cannot read your AWS credentials to sign with: {detail}"), hint)
         })?;
-        Ok(Connected { client: TvmClient::new(signing_region(&url, &fallback_region))?, url, base })
+        Ok(Connected { client: TvmClient::for_tvm(&url, &fallback_region)?, url, base })
     }
 
     /// Asks for `profile`; a refusal is `Refused` with the TVM's own words.
