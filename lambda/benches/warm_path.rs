@@ -17,6 +17,7 @@ use sentinel_tvm_lambda::event::Event;
 use sentinel_tvm_lambda::proof::{self, AUDIENCE_HEADER, NONCE_HEADER};
 use sentinel_tvm_lambda::service::{
     AssumeRoleRequest, CredentialIssuer, IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm,
+    request_deadline,
 };
 use sentinel_tvm_lambda::settings::Settings;
 
@@ -26,7 +27,7 @@ const ITERATIONS: usize = 20_000;
 struct InstantSts;
 
 impl CredentialIssuer for InstantSts {
-    async fn assume_role(&self, _: &AssumeRoleRequest) -> Result<Credentials, String> {
+    async fn assume_role(&self, _: &AssumeRoleRequest, _: jiff::Timestamp) -> Result<Credentials, String> {
         Ok(Credentials {
             access_key_id: "ASIABENCHBENCHBENCH".into(),
             secret_access_key: "secret".into(),
@@ -39,7 +40,7 @@ impl CredentialIssuer for InstantSts {
 struct FixedPolicy(String);
 
 impl PolicySource for FixedPolicy {
-    async fn fetch(&self, _: &str) -> Result<String, String> {
+    async fn fetch(&self, _: &str, _: jiff::Timestamp) -> Result<String, String> {
         Ok(self.0.clone())
     }
 }
@@ -51,7 +52,7 @@ const CALLER: &str =
 struct InstantIdentity;
 
 impl IdentityVerifier for InstantIdentity {
-    async fn send(&self, _: &ProofRequest) -> Result<ProofAnswer, String> {
+    async fn send(&self, _: &ProofRequest, _: jiff::Timestamp) -> Result<ProofAnswer, String> {
         Ok(ProofAnswer {
             status: 200,
             body: format!(
@@ -114,7 +115,11 @@ fn measure(label: &str, extra: &[&str], event: impl Fn(usize) -> String, now: ji
     let settings = Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
     let tvm = Tvm::new(settings, InstantSts, FixedPolicy(fifty_rule_policy()), InstantIdentity);
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let invocation = Invocation { function_arn: "arn:aws:lambda:eu-west-2:111122223333:function:bench", now };
+    let invocation = Invocation {
+        function_arn: "arn:aws:lambda:eu-west-2:111122223333:function:bench",
+        now,
+        deadline: request_deadline(now, None),
+    };
     let events: Vec<String> = (0..ITERATIONS + 1_000).map(event).collect();
     let once = |text: &str| {
         let event: Event = serde_json::from_str(text).unwrap();

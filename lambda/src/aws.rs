@@ -1,6 +1,7 @@
 //! The real STS and SSM behind the service's traits. Thin: one call each, errors rendered with
 //! their whole source chain for the log (never for the client).
 
+use std::future::Future;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -27,6 +28,26 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).http_client(https).timeout_config(timeouts).load().await
 }
 
+/// Runs `call` until it ends, its own `cap` passes, or the request's `deadline` does, whichever
+/// comes first: one deadline for every call a request makes, each call also capped on its own.
+pub async fn within<T>(
+    deadline: Timestamp,
+    cap: Duration,
+    call: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let left = deadline.duration_since(Timestamp::now());
+    let Some(left) = Duration::try_from(left).ok().filter(|left| !left.is_zero()) else {
+        return Err("no time left before the request's deadline".into());
+    };
+    let limit = left.min(cap);
+    tokio::time::timeout(limit, call)
+        .await
+        .map_err(|_| format!("no answer within {limit:?} (the request's deadline)"))?
+}
+
+/// The longest one STS or SSM call may take, retries included (the SDK's operation timeout).
+pub const CALL_CAP: Duration = Duration::from_secs(5);
+
 pub struct StsIssuer(aws_sdk_sts::Client);
 
 impl StsIssuer {
@@ -40,17 +61,18 @@ impl StsIssuer {
 }
 
 impl CredentialIssuer for StsIssuer {
-    async fn assume_role(&self, request: &AssumeRoleRequest) -> Result<Credentials, String> {
-        let output = self
+    async fn assume_role(&self, request: &AssumeRoleRequest, deadline: Timestamp) -> Result<Credentials, String> {
+        let call = self
             .0
             .assume_role()
             .role_arn(&request.role_arn)
             .role_session_name(&request.session_name)
             .source_identity(&request.source_identity)
             .duration_seconds(i32::try_from(request.duration_seconds).map_err(|_| "duration out of range")?)
-            .send()
-            .await
-            .map_err(|error| DisplayErrorContext(error).to_string())?;
+            .send();
+        let output =
+            within(deadline, CALL_CAP, async { call.await.map_err(|error| DisplayErrorContext(error).to_string()) })
+                .await?;
         let credentials = output.credentials().ok_or("STS answered without credentials")?;
         let expiration = Timestamp::from_second(credentials.expiration().secs())
             .map_err(|error| format!("STS returned an expiration out of range: {error}"))?;
@@ -76,16 +98,18 @@ impl SsmPolicySource {
 }
 
 impl PolicySource for SsmPolicySource {
-    async fn fetch(&self, parameter: &str) -> Result<String, String> {
-        let output = self
+    async fn fetch(&self, parameter: &str, deadline: Timestamp) -> Result<String, String> {
+        let call = self
             .0
             .get_parameter()
             .name(parameter)
             // Harmless for a String parameter; lets an operator keep the policy in a SecureString.
             .with_decryption(true)
-            .send()
-            .await
-            .map_err(|error| aws_sdk_ssm::error::DisplayErrorContext(error).to_string())?;
+            .send();
+        let output = within(deadline, CALL_CAP, async {
+            call.await.map_err(|error| aws_sdk_ssm::error::DisplayErrorContext(error).to_string())
+        })
+        .await?;
         output
             .parameter()
             .and_then(|p| p.value())
@@ -116,7 +140,7 @@ impl Default for HttpsIdentityVerifier {
 }
 
 impl IdentityVerifier for HttpsIdentityVerifier {
-    async fn send(&self, request: &ProofRequest) -> Result<ProofAnswer, String> {
+    async fn send(&self, request: &ProofRequest, deadline: Timestamp) -> Result<ProofAnswer, String> {
         let mut http = aws_smithy_runtime_api::http::Request::new(SdkBody::from(request.body));
         http.set_uri(request.url.as_str()).map_err(|error| format!("bad STS endpoint: {error}"))?;
         http.set_method("POST").map_err(|error| error.to_string())?;
@@ -138,8 +162,6 @@ impl IdentityVerifier for HttpsIdentityVerifier {
             }
             Ok(ProofAnswer { status, body: String::from_utf8_lossy(&bytes).into_owned() })
         };
-        tokio::time::timeout(PROOF_TIMEOUT, exchange)
-            .await
-            .map_err(|_| format!("no answer within {PROOF_TIMEOUT:?}"))?
+        within(deadline, PROOF_TIMEOUT, exchange).await
     }
 }

@@ -37,7 +37,12 @@ pub struct AssumeRoleRequest {
 
 /// Issues credentials (STS `AssumeRole`). The error text goes to the log only.
 pub trait CredentialIssuer: Send + Sync {
-    fn assume_role(&self, request: &AssumeRoleRequest) -> impl Future<Output = Result<Credentials, String>> + Send;
+    /// Gives up at `deadline` (the request's, shared by every call it makes).
+    fn assume_role(
+        &self,
+        request: &AssumeRoleRequest,
+        deadline: Timestamp,
+    ) -> impl Future<Output = Result<Credentials, String>> + Send;
 }
 
 /// A request for STS built from a caller proof: sent as it is, and answered as it came.
@@ -60,12 +65,18 @@ pub struct ProofAnswer {
 /// Sends a caller proof to STS (`sts:GetCallerIdentity` as the caller signed it). An error means
 /// no answer (unreachable, timed out); its text goes to the log only.
 pub trait IdentityVerifier: Send + Sync {
-    fn send(&self, request: &ProofRequest) -> impl Future<Output = Result<ProofAnswer, String>> + Send;
+    /// Gives up at `deadline` (the request's, shared by every call it makes).
+    fn send(
+        &self,
+        request: &ProofRequest,
+        deadline: Timestamp,
+    ) -> impl Future<Output = Result<ProofAnswer, String>> + Send;
 }
 
 /// Reads the policy text (SSM `GetParameter`). The error text goes to the log only.
 pub trait PolicySource: Send + Sync {
-    fn fetch(&self, parameter: &str) -> impl Future<Output = Result<String, String>> + Send;
+    /// Gives up at `deadline` (the request's, shared by every call it makes).
+    fn fetch(&self, parameter: &str, deadline: Timestamp) -> impl Future<Output = Result<String, String>> + Send;
 }
 
 /// What the runtime knows about this invocation.
@@ -74,6 +85,27 @@ pub struct Invocation<'a> {
     /// The invoked function's ARN: the TVM's own partition and account come from it.
     pub function_arn: &'a str,
     pub now: Timestamp,
+    /// When every call the request makes (proof, SSM, STS) must have ended: `request_deadline`.
+    pub deadline: Timestamp,
+}
+
+/// The longest a request may spend in calls, well inside the function's 10 s timeout, so even a
+/// request whose every call is slow ends with a contract answer and a decision-log line.
+pub const REQUEST_BUDGET: SignedDuration = SignedDuration::from_secs(8);
+/// Kept back from the runtime's own deadline to write the answer and the log line.
+pub const DEADLINE_MARGIN: SignedDuration = SignedDuration::from_millis(500);
+
+/// The request's deadline: `REQUEST_BUDGET` after `now`, or earlier when the runtime's deadline
+/// (milliseconds since the epoch, as the Lambda runtime API gives it) leaves less.
+pub fn request_deadline(now: Timestamp, runtime_deadline_ms: Option<i64>) -> Timestamp {
+    let budget = now.saturating_add(REQUEST_BUDGET).unwrap_or(now);
+    let runtime = runtime_deadline_ms
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        .map(|deadline| deadline.saturating_sub(DEADLINE_MARGIN).unwrap_or(deadline));
+    match runtime {
+        Some(runtime) if runtime < budget => runtime,
+        _ => budget,
+    }
 }
 
 pub struct Handled {
@@ -104,6 +136,7 @@ struct Checked<'a> {
     principal: Principal<'a>,
     id: RequestId,
     now: Timestamp,
+    deadline: Timestamp,
 }
 
 /// The TVM's own partition and account, read from the invoked function's ARN.
@@ -171,7 +204,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         // 1. Who is calling: as STS answered the caller's proof, or (proofs off) as the
         //    authorizer context says.
         let caller = match settings.identity_proof {
-            ProofMode::Required => match self.proven_caller(event, settings, invocation.now, log).await {
+            ProofMode::Required => match self.proven_caller(event, settings, invocation, log).await {
                 Ok(caller) => caller,
                 Err(response) => return response,
             },
@@ -205,7 +238,8 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             return Response::rate_limited(retry_after_seconds);
         }
         let principal = Principal { user: &user, arn: &caller.user_arn, account_id: &caller.account_id };
-        let request = Checked { event, settings, own, principal, id, now: invocation.now };
+        let request =
+            Checked { event, settings, own, principal, id, now: invocation.now, deadline: invocation.deadline };
         match event.route() {
             Route::Vend => self.vend(&request, log).await,
             Route::Profiles if event.method() == "GET" => self.discover(&request, log).await,
@@ -221,9 +255,10 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         &self,
         event: &Event,
         settings: &Settings,
-        now: Timestamp,
+        invocation: Invocation<'_>,
         log: &mut DecisionLog,
     ) -> Result<Caller, Response> {
+        let now = invocation.now;
         log.claimed_principal_arn = event.iam().and_then(|iam| iam.user_arn.clone());
         let Some(carrier) = event.header(proof::PROOF_HEADER) else {
             return Err(refuse(log, ErrorCode::ProofRequired, "no caller proof".into()));
@@ -259,7 +294,12 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             headers: proof.forwarded.clone(),
             body: proof::BODY,
         };
-        let identity = match self.verifier.send(&request).await.map(|a| proof::read_answer(a.status, &a.body)) {
+        let identity = match self
+            .verifier
+            .send(&request, invocation.deadline)
+            .await
+            .map(|a| proof::read_answer(a.status, &a.body))
+        {
             Ok(proof::Verdict::Verified(identity)) => identity,
             Ok(proof::Verdict::Refused(why)) => return Err(refuse(log, ErrorCode::ProofInvalid, why)),
             Ok(proof::Verdict::Unverified(why)) | Err(why) => {
@@ -281,7 +321,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
 
     /// Checks 5–11 of `GET /` and `POST /`.
     async fn vend(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
-        let Checked { event, settings, own, principal, id, now } = request;
+        let Checked { event, settings, own, principal, id, now, deadline } = request;
         let prefix = settings.role_prefix.as_str();
         log.device_id = decision_log::device_id(event.query("device_id").as_deref());
         // 5.
@@ -302,7 +342,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             return refuse(log, ErrorCode::InvalidDuration, "duration is not an integer in 900..=3600".into());
         };
         // 8.
-        let policy = match self.policy(settings, *now).await {
+        let policy = match self.policy(settings, *now, *deadline).await {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
@@ -336,7 +376,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         log.role_arn = Some(assume.role_arn.clone());
         log.duration_seconds = Some(assume.duration_seconds);
         log.source_identity = Some(assume.source_identity.clone());
-        match self.issuer.assume_role(&assume).await {
+        match self.issuer.assume_role(&assume, *deadline).await {
             Ok(credentials) => Response::credentials(&credentials),
             Err(detail) => refuse(log, ErrorCode::CredentialError, format!("sts:AssumeRole failed: {detail}")),
         }
@@ -344,8 +384,8 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
 
     /// `GET /profiles`: what the policy could ever allow this caller, with the roles they name.
     async fn discover(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
-        let Checked { settings, own, principal, now, .. } = request;
-        let policy = match self.policy(settings, *now).await {
+        let Checked { settings, own, principal, now, deadline, .. } = request;
+        let policy = match self.policy(settings, *now, *deadline).await {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
@@ -366,7 +406,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
     }
 
     /// The policy, from this instance's cache when younger than 30 s. Errors are not cached.
-    async fn policy(&self, settings: &Settings, now: Timestamp) -> Result<Arc<Policy>, String> {
+    async fn policy(&self, settings: &Settings, now: Timestamp, deadline: Timestamp) -> Result<Arc<Policy>, String> {
         if let Some(cached) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
             let age = now.duration_since(cached.fetched_at);
             if age >= SignedDuration::ZERO && age < POLICY_CACHE {
@@ -376,7 +416,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         let parameter = &settings.policy_parameter;
         let text = self
             .policies
-            .fetch(parameter)
+            .fetch(parameter, deadline)
             .await
             .map_err(|e| format!("cannot read the policy parameter {parameter}: {e}"))?;
         let parsed =
@@ -422,6 +462,21 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(OwnFunction::parse(arn).map(|own| (own.partition, own.account_id)), expected, "{arn}");
+        }
+    }
+
+    #[test]
+    fn the_deadline_is_the_budget_or_the_runtimes_less_a_margin_whichever_is_sooner() {
+        let now: Timestamp = "2026-01-25T14:30:00Z".parse().unwrap();
+        let ms = |text: &str| text.parse::<Timestamp>().unwrap().as_millisecond();
+        for (runtime, expected) in [
+            (None, "2026-01-25T14:30:08Z"),
+            (Some(ms("2026-01-25T14:30:10Z")), "2026-01-25T14:30:08Z"),
+            (Some(ms("2026-01-25T14:30:03Z")), "2026-01-25T14:30:02.5Z"),
+            (Some(ms("2026-01-25T14:29:59Z")), "2026-01-25T14:29:58.5Z"),
+            (Some(i64::MAX), "2026-01-25T14:30:08Z"),
+        ] {
+            assert_eq!(request_deadline(now, runtime), expected.parse::<Timestamp>().unwrap(), "{runtime:?}");
         }
     }
 }

@@ -85,6 +85,7 @@ proptest! {
         let handled = runtime().block_on(harness.tvm.handle(&parsed, sentinel_tvm_lambda::service::Invocation {
             function_arn: common::FUNCTION_ARN,
             now: "2026-01-26T23:00:00Z".parse().unwrap(),
+            deadline: "2026-01-26T23:00:08Z".parse().unwrap(),
         }));
         prop_assert!(STATUSES.contains(&handled.response.status), "status {}", handled.response.status);
         let body: Value = serde_json::from_str(&handled.response.body).expect("every body is JSON");
@@ -110,6 +111,7 @@ proptest! {
         let handled = runtime().block_on(harness.tvm.handle(&parsed, sentinel_tvm_lambda::service::Invocation {
             function_arn: common::FUNCTION_ARN,
             now: "2026-01-26T23:00:00Z".parse().unwrap(),
+            deadline: "2026-01-26T23:00:08Z".parse().unwrap(),
         }));
         // The fake STS answers nothing: no proof can be verified, so none may vend.
         prop_assert!(matches!(handled.response.status, 403 | 503), "status {}", handled.response.status);

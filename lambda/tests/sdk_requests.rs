@@ -9,9 +9,12 @@ use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleInput, Assu
 use aws_sdk_sts::primitives::DateTime;
 use aws_sdk_sts::types::error::MalformedPolicyDocumentException;
 use aws_smithy_mocks::{mock, mock_client};
-use sentinel_tvm_lambda::aws::{SsmPolicySource, StsIssuer};
+use jiff::Timestamp;
+use sentinel_tvm_lambda::aws::{HttpsIdentityVerifier, SsmPolicySource, StsIssuer};
 use sentinel_tvm_lambda::event::Event;
-use sentinel_tvm_lambda::service::{IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm};
+use sentinel_tvm_lambda::service::{
+    IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm, request_deadline,
+};
 use sentinel_tvm_lambda::settings::Settings;
 
 const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n";
@@ -53,7 +56,7 @@ fn settings() -> Result<Settings, sentinel_tvm_lambda::settings::SettingsError> 
 struct NoProofs;
 
 impl IdentityVerifier for NoProofs {
-    async fn send(&self, _: &ProofRequest) -> Result<ProofAnswer, String> {
+    async fn send(&self, _: &ProofRequest, _: jiff::Timestamp) -> Result<ProofAnswer, String> {
         panic!("proofs are off: STS must not be asked for a caller's identity")
     }
 }
@@ -62,6 +65,8 @@ fn invocation() -> Invocation<'static> {
     Invocation {
         function_arn: "arn:aws:lambda:eu-west-2:111122223333:function:tvm",
         now: "2026-01-25T14:30:00Z".parse().unwrap(),
+        // The adapters measure the deadline on the real clock.
+        deadline: soon(),
     }
 }
 
@@ -125,6 +130,36 @@ async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
 
 #[tokio::test]
 async fn the_policy_is_read_by_name_with_decryption() {
-    let text = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy").await;
+    let text = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy", soon()).await;
     assert_eq!(text.as_deref(), Ok(POLICY));
+}
+
+/// The request's deadline as `main` sets it, from the real clock.
+fn soon() -> Timestamp {
+    request_deadline(Timestamp::now(), None)
+}
+
+#[tokio::test]
+async fn a_call_after_the_requests_deadline_is_not_made() {
+    let passed = Timestamp::now() - jiff::SignedDuration::from_secs(1);
+    let error = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy", passed).await.unwrap_err();
+    assert!(error.contains("deadline"), "{error}");
+}
+
+#[tokio::test]
+async fn a_proof_sent_to_an_sts_that_never_answers_ends_at_the_deadline() {
+    // A listener that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let request = ProofRequest {
+        url: format!("http://127.0.0.1:{port}/"),
+        headers: vec![("content-type".into(), "application/x-www-form-urlencoded; charset=utf-8".into())],
+        body: "Action=GetCallerIdentity&Version=2011-06-15",
+    };
+    let deadline = Timestamp::now() + jiff::SignedDuration::from_millis(300);
+    let error = HttpsIdentityVerifier::new().send(&request, deadline).await.unwrap_err();
+    assert!(error.contains("the request's deadline"), "{error}");
+    // The deadline, not the proof's own 3 s cap, ended it.
+    assert!(error.contains("ms (the request's deadline)"), "{error}");
+    drop(listener);
 }

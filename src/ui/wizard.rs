@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::config::{Architecture, EnvironmentConfig, ScpMode};
+use crate::config::{Architecture, EnvironmentConfig, IdentityProof, ScpMode};
 use crate::names::SMOKE_PROFILE;
 use crate::settings::{self, LOG_RETENTION_DAYS, Settings};
 use crate::ui::prompt::Prompt;
@@ -72,6 +72,9 @@ pub fn ask_settings(
     }
     if given.log_retention_days.is_none() {
         answers.log_retention_days = Some(ask_log_retention(prompt)?);
+    }
+    if given.identity_proof.is_none() {
+        answers.identity_proof = Some(ask_identity_proof(prompt)?);
     }
     if given.scp_mode.is_none() {
         ask_scp(prompt, given, offer, &mut answers)?;
@@ -273,6 +276,16 @@ fn ask_log_retention(prompt: &dyn Prompt) -> Result<u32> {
     Ok(LOG_RETENTION_DAYS[chosen])
 }
 
+/// Whether the TVM requires caller proofs. `off` is offered only with what it gives up.
+fn ask_identity_proof(prompt: &dyn Prompt) -> Result<IdentityProof> {
+    let items = [
+        "required: the TVM verifies every caller with STS itself (the default)".to_string(),
+        "off: trust the API's authorizer context (only for legacy clients; anyone who may invoke the function can pose as anyone)".to_string(),
+    ];
+    let chosen = prompt.select("Caller proofs", &items, 0, "--identity-proof required|off")?;
+    Ok(if chosen == 1 { IdentityProof::Off } else { IdentityProof::Required })
+}
+
 /// What a first install is about to create, for the one confirmation.
 pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
     let d = &settings.deploy;
@@ -304,6 +317,7 @@ pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
     let policy = d.policy_file.as_ref().map_or("the generated starter policy".into(), |p| p.display().to_string());
     text.push_str(&format!("  policy           {policy}\n"));
     text.push_str(&format!("  logs kept        {} days\n", d.log_retention_days));
+    text.push_str(&format!("  caller proofs    {}\n", d.identity_proof.as_str()));
     let scp = &d.scp;
     let scp_line = match scp.mode {
         ScpMode::Off => "off".to_string(),
@@ -340,6 +354,7 @@ mod tests {
             "role/ci,user/alice",
             "",
             "30 days",
+            "off: trust the API's authorizer context (only for legacy clients; anyone who may invoke the function can pose as anyone)",
             "off: only the protected roles' trust policies guard them (the default)",
         ]);
         let answers = ask_settings(&script, "main", &EnvironmentConfig::default(), &offer()).unwrap();
@@ -351,12 +366,13 @@ mod tests {
                 invoker_roles: Some(vec!["ci".into()]),
                 invoker_users: Some(vec!["alice".into()]),
                 log_retention_days: Some(30),
+                identity_proof: Some(IdentityProof::Off),
                 scp_mode: Some(ScpMode::Off),
                 ..Default::default()
             }
         );
         assert!(asked_anything(&answers));
-        assert_eq!(script.asked.lock().unwrap().len(), 6);
+        assert_eq!(script.asked.lock().unwrap().len(), 7);
     }
 
     #[test]
@@ -367,6 +383,7 @@ mod tests {
             invoker_roles: Some(vec![]),
             policy_file: Some("policy.yaml".into()),
             scp_mode: Some(ScpMode::Off),
+            identity_proof: Some(IdentityProof::Required),
             ..Default::default()
         };
         let script = Scripted::new(&["90 days"]);
@@ -386,6 +403,7 @@ mod tests {
             "app",
             "",
             "90 days",
+            "required: the TVM verifies every caller with STS itself (the default)",
             "off: only the protected roles' trust policies guard them (the default)",
         ]);
         let answers = ask_settings(&script, "dev", &EnvironmentConfig::default(), &Offer::default()).unwrap();
@@ -421,7 +439,7 @@ mod tests {
         let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2");
         assert_eq!(
             text,
-            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n  scp              off\n"
+            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n  caller proofs    required\n  scp              off\n"
         );
     }
 
@@ -433,6 +451,7 @@ mod tests {
             invoker_roles: Some(vec![]),
             policy_file: Some("policy.yaml".into()),
             log_retention_days: Some(90),
+            identity_proof: Some(IdentityProof::Required),
             ..Default::default()
         };
         let enforce = "enforce: an SCP denies them (needs the organization's management account)";

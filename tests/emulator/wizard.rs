@@ -74,11 +74,14 @@ fn answer_the_wizard(mut terminal: rexpect::session::PtySession, env: &str) -> S
     press(&mut terminal, ENTER); // the generated starter policy
     expect(&mut terminal, "Keep the decision log and access log for");
     press(&mut terminal, ENTER); // 90 days
+    expect(&mut terminal, "Caller proofs");
+    press(&mut terminal, ENTER); // required
     expect(&mut terminal, "Service Control Policy");
     press(&mut terminal, ENTER); // off
     // rexpect reads bytes as single characters: only ASCII can be matched (no ✓).
     expect(&mut terminal, "credentials: valid");
     expect(&mut terminal, "protects         ");
+    expect(&mut terminal, "caller proofs    required");
     expect(&mut terminal, "scp              off");
     expect(&mut terminal, &format!("Create environment `{env}` with these settings?"));
     press(&mut terminal, "y");

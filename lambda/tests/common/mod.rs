@@ -10,7 +10,7 @@ use sentinel_tvm_lambda::contract::Credentials;
 use sentinel_tvm_lambda::event::Event;
 use sentinel_tvm_lambda::service::{
     AssumeRoleRequest, CredentialIssuer, Handled, IdentityVerifier, Invocation, PolicySource, ProofAnswer,
-    ProofRequest, Tvm,
+    ProofRequest, Tvm, request_deadline,
 };
 use sentinel_tvm_lambda::settings::Settings;
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub struct FakeSts {
 }
 
 impl CredentialIssuer for FakeSts {
-    async fn assume_role(&self, request: &AssumeRoleRequest) -> Result<Credentials, String> {
+    async fn assume_role(&self, request: &AssumeRoleRequest, _: jiff::Timestamp) -> Result<Credentials, String> {
         self.calls.lock().unwrap().push(request.clone());
         if self.fail {
             return Err("AccessDenied: User arn:aws:sts::111122223333:assumed-role/exec/x is not authorized".into());
@@ -46,7 +46,7 @@ pub struct FakeSsm {
 }
 
 impl PolicySource for FakeSsm {
-    async fn fetch(&self, parameter: &str) -> Result<String, String> {
+    async fn fetch(&self, parameter: &str, _: jiff::Timestamp) -> Result<String, String> {
         assert_eq!(parameter, "/sentinel-tvm/main/policy");
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.text.lock().unwrap().clone()
@@ -61,7 +61,7 @@ pub struct FakeVerifier {
 }
 
 impl IdentityVerifier for FakeVerifier {
-    async fn send(&self, request: &ProofRequest) -> Result<ProofAnswer, String> {
+    async fn send(&self, request: &ProofRequest, _: jiff::Timestamp) -> Result<ProofAnswer, String> {
         self.requests.lock().unwrap().push(request.clone());
         self.answer.lock().unwrap().clone().ok_or_else(|| "connection refused".into())
     }
@@ -123,7 +123,7 @@ impl Harness {
 
     pub async fn call_as(&self, event: &Value, now: Timestamp, function_arn: &str) -> Handled {
         let event: Event = serde_json::from_value(event.clone()).expect("the event parses");
-        self.tvm.handle(&event, Invocation { function_arn, now }).await
+        self.tvm.handle(&event, Invocation { function_arn, now, deadline: request_deadline(now, None) }).await
     }
 
     pub fn sts_calls(&self) -> Vec<AssumeRoleRequest> {
