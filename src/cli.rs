@@ -87,8 +87,9 @@ pub enum Command {
     Upgrade(ApplyArgs),
     /// Show the change sets an upgrade would apply, and apply nothing.
     Diff(DeployArgs),
-    /// Show each stack's status, deployed version and outputs.
-    Status,
+    /// Show each stack's status, deployed version and outputs, and what was changed outside
+    /// CloudFormation (drift, a security finding: exit 1).
+    Status(StatusArgs),
     /// Prove the deployed TVM vends credentials for the smoke profile and refuses what it must.
     SmokeTest(SmokeArgs),
     /// Delete every stack of the environment and list anything left behind.
@@ -189,6 +190,13 @@ pub struct ApplyArgs {
 
     #[command(flatten, next_help_heading = "Smoke test")]
     pub smoke: SmokeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Skip drift detection (on AWS it takes seconds per stack).
+    #[arg(long)]
+    pub no_drift: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -43,6 +43,20 @@ pub fn is_scp_target(id: &str) -> bool {
     }
 }
 
+/// 127.0.0.0/8, ::1 (with or without brackets) or `localhost`: this machine, where only an
+/// emulator answers for AWS.
+pub fn is_loopback_host(host: &str) -> bool {
+    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    host.eq_ignore_ascii_case("localhost") || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `endpoint_url` (`--endpoint-url`, `AWS_ENDPOINT_URL`) is an emulator on this machine.
+pub fn is_emulator_endpoint(endpoint_url: Option<&str>) -> bool {
+    endpoint_url
+        .and_then(|url| url.parse::<http::Uri>().ok())
+        .is_some_and(|uri| uri.host().is_some_and(is_loopback_host))
+}
+
 /// A region name like `eu-west-2` or `us-gov-west-1`.
 pub fn is_region(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
@@ -171,6 +185,22 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machine_counts_as_an_emulator() {
+        for (url, emulator) in [
+            (Some("http://127.0.0.1:4566"), true),
+            (Some("http://localhost:4566/"), true),
+            (Some("http://[::1]:4566"), true),
+            (Some("http://127.0.0.1.example.com:4566"), false),
+            (Some("https://cloudformation.eu-west-2.amazonaws.com"), false),
+            (Some("http://10.0.0.1:4566"), false),
+            (Some("not a url"), false),
+            (None, false),
+        ] {
+            assert_eq!(is_emulator_endpoint(url), emulator, "{url:?}");
+        }
+    }
 
     #[test]
     fn target_ids_by_shape() {

@@ -7,10 +7,14 @@ use anyhow::{Context, Result};
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
-use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter, Stack, Tag};
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetType, DeploymentMode, Parameter, Stack, StackResourceDrift, StackResourceDriftStatus, Tag,
+};
 
 use super::errors::sdk_error;
-use crate::deploy::model::{ChangeSet, Deployed, ResourceChange, StackEvent, StackRequest};
+use crate::deploy::model::{
+    ChangeSet, Deployed, DriftDetection, ResourceChange, ResourceDrift, StackEvent, StackRequest,
+};
 
 #[derive(Debug, Clone)]
 pub struct CloudFormation {
@@ -20,6 +24,11 @@ pub struct CloudFormation {
 impl CloudFormation {
     pub fn new(config: &SdkConfig) -> Self {
         Self { client: Client::new(config) }
+    }
+
+    /// Over a given client (tests: a mocked one).
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
     }
 
     /// The stack named `name`, or `None` if there is none.
@@ -62,6 +71,7 @@ impl CloudFormation {
             .set_parameters(Some(parameters.collect()))
             .set_tags(Some(tags.collect()))
             .capabilities(Capability::CapabilityNamedIam)
+            .set_deployment_mode(desired.revert_drift.then_some(DeploymentMode::RevertDrift))
             .description(format!("sentinel-tvm {}", env!("CARGO_PKG_VERSION")))
             .send()
             .await
@@ -93,6 +103,68 @@ impl CloudFormation {
                 });
             }
         }
+    }
+
+    /// Starts drift detection on every resource of stack `name`; returns the detection's id.
+    pub async fn detect_drift(&self, name: &str) -> Result<String> {
+        let output = self
+            .client
+            .detect_stack_drift()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, format_args!("DetectStackDrift for `{name}`")))?;
+        output.stack_drift_detection_id().map(str::to_string).context("CloudFormation returned no drift detection id")
+    }
+
+    pub async fn drift_detection(&self, id: &str) -> Result<DriftDetection> {
+        let output = self
+            .client
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(id)
+            .send()
+            .await
+            .map_err(|error| sdk_error(error, "DescribeStackDriftDetectionStatus"))?;
+        Ok(DriftDetection {
+            status: output.detection_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            stack_drift: output.stack_drift_status().map(|s| s.as_str().to_string()),
+            reason: output.detection_status_reason().map(str::to_string),
+        })
+    }
+
+    /// The resources of stack `name` the last detection found modified or deleted (all pages).
+    pub async fn drifted_resources(&self, name: &str) -> Result<Vec<ResourceDrift>> {
+        let mut pages = self
+            .client
+            .describe_stack_resource_drifts()
+            .stack_name(name)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|error| sdk_error(error, format_args!("DescribeStackResourceDrifts for `{name}`")))?;
+            found.extend(page.stack_resource_drifts().iter().map(|drift| resource_drift(name, drift)));
+        }
+        Ok(found)
+    }
+
+    /// Detects drift on one resource of stack `name`, synchronously.
+    pub async fn resource_drift(&self, name: &str, logical_id: &str) -> Result<ResourceDrift> {
+        let output = self
+            .client
+            .detect_stack_resource_drift()
+            .stack_name(name)
+            .logical_resource_id(logical_id)
+            .send()
+            .await
+            .map_err(|error| {
+                sdk_error(error, format_args!("DetectStackResourceDrift for `{logical_id}` of `{name}`"))
+            })?;
+        let drift = output.stack_resource_drift().context("CloudFormation returned no resource drift")?;
+        Ok(resource_drift(name, drift))
     }
 
     pub async fn execute_change_set(&self, id: &str) -> Result<()> {
@@ -168,6 +240,24 @@ fn deployed(stack: &Stack) -> Deployed {
         outputs: pairs(stack.outputs().iter().map(|o| (o.output_key(), o.output_value())).collect()),
         updated: stack.last_updated_time().or(stack.creation_time()).map(|t| t.to_string()),
         created: stack.creation_time().map(|t| t.to_string()),
+    }
+}
+
+fn resource_drift(stack: &str, drift: &StackResourceDrift) -> ResourceDrift {
+    ResourceDrift {
+        stack: stack.to_string(),
+        logical_id: drift.logical_resource_id().unwrap_or_default().to_string(),
+        physical_id: drift.physical_resource_id().unwrap_or_default().to_string(),
+        resource_type: drift.resource_type().unwrap_or_default().to_string(),
+        status: drift.stack_resource_drift_status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        expected: drift.expected_properties().map(str::to_string),
+        actual: drift.actual_properties().map(str::to_string),
+        differing_paths: drift
+            .property_differences()
+            .iter()
+            .filter_map(|d| d.property_path())
+            .map(str::to_string)
+            .collect(),
     }
 }
 

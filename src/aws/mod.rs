@@ -6,6 +6,7 @@
 pub mod cloudformation;
 pub mod errors;
 pub mod iam;
+pub mod iam_role;
 pub mod identity;
 pub mod lambda;
 pub mod organizations;

@@ -188,6 +188,11 @@ pub const INSTALLER_ACTIONS: &[&str] = &[
     "cloudformation:DescribeStackEvents",
     "cloudformation:DescribeStacks",
     "cloudformation:ExecuteChangeSet",
+    // aws::cloudformation: drift detection (`status`, `upgrade`, `diff`, the smoke test).
+    "cloudformation:DescribeStackDriftDetectionStatus",
+    "cloudformation:DescribeStackResourceDrifts",
+    "cloudformation:DetectStackDrift",
+    "cloudformation:DetectStackResourceDrift",
     // aws::s3: HeadBucket, HeadObject, PutObject, ListObjectVersions, DeleteObjects by version.
     "s3:DeleteObjectVersion",
     "s3:GetObject",

@@ -3,7 +3,32 @@
 
 use serde_json::{Value, json};
 
+use crate::deploy::drift::findings;
+use crate::deploy::model::ResourceDrift;
 use crate::names::client_user_name;
+
+/// The logical id of the role in `stacks/protected-role.yaml`.
+pub const PROTECTED_ROLE_RESOURCE: &str = "ProtectedRole";
+
+/// Whether a protected role's trust, as drift detection compared it, is what the template
+/// renders: parsed and normalised, so only a real edit fails. A role whose drift cannot be
+/// checked fails too: an unknown trust is not a known one.
+pub fn trust_is_the_templates(drift: &ResourceDrift) -> Result<(), String> {
+    match drift.status.as_str() {
+        "IN_SYNC" => Ok(()),
+        "MODIFIED" => {
+            match findings(drift).into_iter().find(|f| f.property.as_deref() == Some("AssumeRolePolicyDocument")) {
+                None => Ok(()),
+                Some(finding) => Err(format!(
+                    "its trust policy was changed outside CloudFormation: expected {}, actual {} (`sentinel-tvm upgrade` restores it)",
+                    finding.expected, finding.actual
+                )),
+            }
+        }
+        "DELETED" => Err("the role was deleted outside CloudFormation".into()),
+        other => Err(format!("its trust could not be compared with the template (drift status {other})")),
+    }
+}
 
 /// One check: its name, whether it passed, how long it took, and what was seen when it failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +162,33 @@ pub fn forged_invoke_refused(answer: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_protected_role_resource_is_the_templates() {
+        let template = crate::deploy::stacks::Part::ProtectedRole("x".into()).template();
+        assert!(template.contains(&format!("\n  {PROTECTED_ROLE_RESOURCE}:\n    Type: AWS::IAM::Role\n")));
+    }
+
+    #[test]
+    fn a_trust_passes_only_when_it_is_the_templates() {
+        let trust = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:role/x"}, "Action": "sts:AssumeRole"}]});
+        let mut widened = trust.clone();
+        widened["Statement"][0]["Principal"]["AWS"] = json!("arn:aws:iam::1:root");
+        let drift = |status: &str, actual: &Value| ResourceDrift {
+            status: status.into(),
+            expected: Some(json!({"AssumeRolePolicyDocument": trust, "Description": "d"}).to_string()),
+            actual: Some(json!({"AssumeRolePolicyDocument": actual, "Description": "d"}).to_string()),
+            ..ResourceDrift::default()
+        };
+        let reordered = json!({"Statement": {"Action": ["sts:AssumeRole"], "Principal": {"AWS": ["arn:aws:iam::1:role/x"]}, "Effect": "Allow"}});
+        assert_eq!(trust_is_the_templates(&drift("IN_SYNC", &trust)), Ok(()));
+        assert_eq!(trust_is_the_templates(&drift("MODIFIED", &reordered)), Ok(()), "spelling is no edit");
+        let error = trust_is_the_templates(&drift("MODIFIED", &widened)).unwrap_err();
+        assert!(error.contains(":root") && error.contains("upgrade"), "{error}");
+        for status in ["DELETED", "NOT_CHECKED", "UNKNOWN", ""] {
+            assert!(trust_is_the_templates(&drift(status, &trust)).is_err(), "{status}");
+        }
+    }
 
     #[test]
     fn a_forged_invoke_counts_as_refused_only_when_the_proof_check_refused_it() {

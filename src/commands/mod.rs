@@ -28,7 +28,7 @@ pub async fn run(cli: Cli, out: &Reporter) -> Result<Outcome> {
         Command::Install(args) => install::run(global, out, args).await,
         Command::Upgrade(args) => upgrade::run(global, out, args).await,
         Command::Diff(args) => diff::run(global, out, args).await,
-        Command::Status => status::run(global, out).await,
+        Command::Status(args) => status::run(global, out, args).await,
         Command::SmokeTest(args) => smoke_test::run(global, out, args).await,
         Command::Teardown => teardown::run(global, out).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(out, file),

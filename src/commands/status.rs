@@ -1,11 +1,13 @@
 //! `sentinel-tvm status`: each stack of the environment with its status, the version that
-//! deployed it against this binary's, when it last changed, its outputs, and the endpoint.
-//! Exit 1 when nothing is installed or a stack is not in a settled, healthy state.
+//! deployed it against this binary's, when it last changed, its outputs, and the endpoint; then
+//! drift detection (unless `--no-drift`), each drifted property a security finding. Exit 1 when
+//! nothing is installed, a stack is not in a settled, healthy state, or anything drifted.
 
 use anyhow::Result;
 use serde_json::json;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, StatusArgs};
+use crate::commands::steps::drift;
 use crate::commands::steps::session::{Session, environment_stacks};
 use crate::config::EnvironmentConfig;
 use crate::deploy::engine::is_success;
@@ -17,7 +19,7 @@ use crate::ui::render::{StatusRow, status_table};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
+pub async fn run(global: &GlobalArgs, out: &Reporter, args: &StatusArgs) -> Result<Outcome> {
     let session = Session::open(global, out, &EnvironmentConfig::default()).await?;
     let stacks = environment_stacks(&session).await?;
     if stacks.is_empty() {
@@ -48,8 +50,20 @@ pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
     }
     let api = stacks.iter().find(|s| Part::from_stack_name(session.env(), &s.name) == Some(Part::Api));
     let endpoint = api.and_then(|api| tvm_url(&api.outputs, session.settings.connection.endpoint_url.as_deref()));
-    let healthy = stacks.iter().all(|s| is_success(&s.status));
-    session.out.json(json!({"type": "result", "command": "status", "outcome": if healthy { "healthy" } else { "unhealthy" }, "endpoint": endpoint}));
+    let settled = stacks.iter().all(|s| is_success(&s.status));
+    let drifted = if args.no_drift {
+        false
+    } else {
+        let found = drift::detect(&session, &stacks).await?;
+        drift::report(&session, &found);
+        !found.findings.is_empty()
+    };
+    let outcome = match (settled, drifted) {
+        (_, true) => "drifted",
+        (true, false) => "healthy",
+        (false, false) => "unhealthy",
+    };
+    session.out.json(json!({"type": "result", "command": "status", "outcome": outcome, "endpoint": endpoint}));
     let mut text = status_table(&rows, VERSION);
     for stack in &stacks {
         for (key, value) in &stack.outputs {
@@ -59,6 +73,12 @@ pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
     if let Some(endpoint) = endpoint {
         text.push_str(&format!("endpoint: {endpoint}\n"));
     }
+    if drifted {
+        text.push_str(&format!(
+            "drift: resources of `{}` were changed outside CloudFormation (above); `sentinel-tvm upgrade` restores them\n",
+            session.env()
+        ));
+    }
     session.out.data(&text);
-    Ok(if healthy { Outcome::Success } else { Outcome::Refused })
+    Ok(if settled && !drifted { Outcome::Success } else { Outcome::Refused })
 }

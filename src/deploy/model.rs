@@ -28,6 +28,9 @@ pub struct StackRequest<'a> {
     pub template: &'a str,
     pub parameters: &'a BTreeMap<String, String>,
     pub tags: &'a BTreeMap<String, String>,
+    /// A drift-aware change set (`DeploymentMode=REVERT_DRIFT`): also writes the template's values
+    /// back over what was changed outside CloudFormation.
+    pub revert_drift: bool,
 }
 
 /// One resource change of a change set.
@@ -83,4 +86,36 @@ impl StackEvent {
     pub fn is_failure(&self) -> bool {
         self.status.ends_with("_FAILED")
     }
+}
+
+/// How a drift detection of one stack went (DescribeStackDriftDetectionStatus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriftDetection {
+    /// `DETECTION_IN_PROGRESS`, `DETECTION_COMPLETE` or `DETECTION_FAILED`.
+    pub status: String,
+    /// `DRIFTED`, `IN_SYNC`, `UNKNOWN` or `NOT_CHECKED`.
+    pub stack_drift: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl DriftDetection {
+    pub fn in_progress(&self) -> bool {
+        self.status == "DETECTION_IN_PROGRESS"
+    }
+}
+
+/// One resource's drift, as CloudFormation reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceDrift {
+    pub stack: String,
+    pub logical_id: String,
+    pub physical_id: String,
+    pub resource_type: String,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED`, `NOT_CHECKED`, `UNKNOWN`, `UNSUPPORTED`.
+    pub status: String,
+    /// The template's properties and the resource's, each a JSON object as text.
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// The property paths CloudFormation says differ (`/AssumeRolePolicyDocument/Statement/0/…`).
+    pub differing_paths: Vec<String>,
 }

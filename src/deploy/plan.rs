@@ -28,6 +28,11 @@ pub enum Action {
     Update {
         changed: Vec<String>,
     },
+    /// Template and parameters unchanged, but resources were changed outside CloudFormation:
+    /// write the template's values back (`drifted` names them, `Resource.Property`).
+    Restore {
+        drifted: Vec<String>,
+    },
     Skip,
     /// Needs a human: why, and what to do.
     Blocked {
@@ -42,14 +47,23 @@ impl Action {
             Action::Create => "create",
             Action::Recreate { .. } => "recreate",
             Action::Update { .. } => "update",
+            Action::Restore { .. } => "restore",
             Action::Skip => "no changes",
             Action::Blocked { .. } => "blocked",
         }
     }
 }
 
-/// Decides what to do with one stack of environment `env`, at time `now`.
-pub fn plan(env: &str, desired: &DesiredStack, deployed: Option<&Deployed>, now: SystemTime) -> Action {
+/// Decides what to do with one stack of environment `env`, at time `now`, whose resources
+/// `drifted` (`Resource.Property`, from drift detection) were changed outside CloudFormation.
+/// Drift alone makes a restore; with other changes it is part of the update.
+pub fn plan(
+    env: &str,
+    desired: &DesiredStack,
+    deployed: Option<&Deployed>,
+    drifted: &[String],
+    now: SystemTime,
+) -> Action {
     let Some(deployed) = deployed.filter(|d| d.status != "DELETE_COMPLETE") else {
         return Action::Create;
     };
@@ -96,7 +110,11 @@ pub fn plan(env: &str, desired: &DesiredStack, deployed: Option<&Deployed>, now:
             ),
         },
         _ => {
-            let changed = differences(desired, deployed);
+            let mut changed = differences(desired, deployed);
+            if changed.is_empty() && !drifted.is_empty() {
+                return Action::Restore { drifted: drifted.to_vec() };
+            }
+            changed.extend(drifted.iter().map(|what| format!("drift {what}")));
             if changed.is_empty() { Action::Skip } else { Action::Update { changed } }
         }
     }
@@ -187,14 +205,14 @@ mod tests {
             ("DELETE_FAILED", "blocked"),
             ("UPDATE_ROLLBACK_FAILED", "blocked"),
         ] {
-            let action = plan("main", &desired(), Some(&deployed(status)), now());
+            let action = plan("main", &desired(), Some(&deployed(status)), &[], now());
             assert_eq!(action.verb(), expected, "{status}: {action:?}");
             if blocked(&action) {
                 let Action::Blocked { reason, fix } = action else { unreachable!() };
                 assert!(reason.contains("sentinel-tvm-main-policy") && !fix.is_empty(), "{reason} / {fix}");
             }
         }
-        assert_eq!(plan("main", &desired(), None, now()), Action::Create);
+        assert_eq!(plan("main", &desired(), None, &[], now()), Action::Create);
     }
 
     #[test]
@@ -211,7 +229,7 @@ mod tests {
         ] {
             let mut review = deployed("REVIEW_IN_PROGRESS");
             review.created = created.map(str::to_string);
-            let action = plan("main", &desired(), Some(&review), now());
+            let action = plan("main", &desired(), Some(&review), &[], now());
             match (expected, action) {
                 (Some(age), Action::Blocked { reason, fix }) => {
                     assert!(reason.contains("another run may be waiting") && reason.contains(age), "{reason}");
@@ -228,35 +246,54 @@ mod tests {
         let mut old_template = deployed("UPDATE_COMPLETE");
         old_template.tags.insert(TAG_TEMPLATE_SHA256.into(), "0".repeat(64));
         assert_eq!(
-            plan("main", &desired(), Some(&old_template), now()),
+            plan("main", &desired(), Some(&old_template), &[], now()),
             Action::Update { changed: vec!["template".into()] }
         );
 
         let mut old_policy = deployed("CREATE_COMPLETE");
         old_policy.parameters.insert("PolicyDocument".into(), "v0".into());
         assert_eq!(
-            plan("main", &desired(), Some(&old_policy), now()),
+            plan("main", &desired(), Some(&old_policy), &[], now()),
             Action::Update { changed: vec!["parameter PolicyDocument".into()] }
         );
 
         let mut extra = deployed("CREATE_COMPLETE");
         extra.parameters.insert("Retired".into(), "x".into());
         assert_eq!(
-            plan("main", &desired(), Some(&extra), now()),
+            plan("main", &desired(), Some(&extra), &[], now()),
             Action::Update { changed: vec!["parameter Retired".into()] }
         );
+    }
+
+    #[test]
+    fn drift_alone_is_a_restore_and_with_other_changes_part_of_the_update() {
+        let drifted = ["ProtectedRole.AssumeRolePolicyDocument".to_string()];
+        assert_eq!(
+            plan("main", &desired(), Some(&deployed("UPDATE_COMPLETE")), &drifted, now()),
+            Action::Restore { drifted: drifted.to_vec() }
+        );
+        let mut old_policy = deployed("CREATE_COMPLETE");
+        old_policy.parameters.insert("PolicyDocument".into(), "v0".into());
+        assert_eq!(
+            plan("main", &desired(), Some(&old_policy), &drifted, now()),
+            Action::Update {
+                changed: vec!["parameter PolicyDocument".into(), "drift ProtectedRole.AssumeRolePolicyDocument".into()]
+            }
+        );
+        // A busy or foreign stack stays blocked, drift or not.
+        assert_eq!(plan("main", &desired(), Some(&deployed("UPDATE_IN_PROGRESS")), &drifted, now()).verb(), "blocked");
     }
 
     #[test]
     fn a_stack_of_another_owner_is_never_touched() {
         let mut foreign = deployed("CREATE_COMPLETE");
         foreign.tags.clear();
-        let Action::Blocked { reason, .. } = plan("main", &desired(), Some(&foreign), now()) else {
+        let Action::Blocked { reason, .. } = plan("main", &desired(), Some(&foreign), &[], now()) else {
             panic!("must block")
         };
         assert!(reason.contains("did not create it"), "{reason}");
         let mut other_env = deployed("CREATE_COMPLETE");
         other_env.tags.insert(TAG_ENV.into(), "main-protected".into());
-        assert!(matches!(plan("main", &desired(), Some(&other_env), now()), Action::Blocked { .. }));
+        assert!(matches!(plan("main", &desired(), Some(&other_env), &[], now()), Action::Blocked { .. }));
     }
 }

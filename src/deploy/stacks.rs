@@ -129,7 +129,13 @@ pub struct DesiredStack {
 impl DesiredStack {
     /// The plain request `aws::cloudformation` makes a change set from.
     pub fn request(&self) -> StackRequest<'_> {
-        StackRequest { name: &self.name, template: self.template, parameters: &self.parameters, tags: &self.tags }
+        StackRequest {
+            name: &self.name,
+            template: self.template,
+            parameters: &self.parameters,
+            tags: &self.tags,
+            revert_drift: false,
+        }
     }
 
     pub fn new(env: &str, part: Part, parameters: BTreeMap<String, String>) -> Self {

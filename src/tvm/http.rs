@@ -17,6 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::error::Fixable;
+use crate::names::is_loopback_host;
 use crate::tvm::proof::{self, PROOF_HEADER, ProofTarget};
 
 /// How long one request may take.
@@ -195,7 +196,7 @@ pub fn check_transport(url: &str) -> Result<()> {
     let host = uri.host().unwrap_or_default();
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(()),
-        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") if is_loopback_host(host) => Ok(()),
         Some("http") => Err(Fixable::new(
             format!("refusing to send a request to the TVM at `{url}` over plain http: it could be read or replayed on the way"),
             USE_HTTPS,
@@ -206,12 +207,6 @@ pub fn check_transport(url: &str) -> Result<()> {
 }
 
 const USE_HTTPS: &str = "use the endpoint's `https://` URL (plain `http://` is only for an emulator on 127.0.0.1)";
-
-/// 127.0.0.0/8, ::1 (with or without brackets) or `localhost`.
-fn is_loopback(host: &str) -> bool {
-    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    host.eq_ignore_ascii_case("localhost") || ip.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
 
 /// Worth asking again: the TVM or API Gateway was busy or broken for a moment.
 pub fn is_transient(status: u16) -> bool {

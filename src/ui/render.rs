@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::deploy::drift::Finding;
 use crate::deploy::model::{ResourceChange, StackEvent};
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
@@ -43,9 +44,24 @@ fn change_flags(change: &ResourceChange) -> Vec<&'static str> {
 pub fn plan_line(stack: &str, action: &Action) -> String {
     match action {
         Action::Update { changed } => format!("{stack}  update ({})", changed.join(", ")),
+        Action::Restore { drifted } => {
+            format!("{stack}  restore (changed outside CloudFormation: {})", drifted.join(", "))
+        }
         Action::Recreate { status } => format!("{stack}  recreate (an empty stack in {status} is deleted first)"),
         Action::Blocked { reason, .. } => format!("{stack}  blocked: {reason}"),
         other => format!("{stack}  {}", other.verb()),
+    }
+}
+
+/// A drift finding as a security finding: stack, resource, property, expected against actual.
+pub fn drift_finding(finding: &Finding) -> String {
+    let resource = format!("{} ({} {})", finding.logical_id, finding.resource_type, finding.physical_id);
+    match &finding.property {
+        None => format!("drift: stack `{}`: {resource} was deleted outside CloudFormation", finding.stack),
+        Some(property) => format!(
+            "drift: stack `{}`: {resource} {property} was changed outside CloudFormation\n    expected {}\n    actual   {}",
+            finding.stack, finding.expected, finding.actual
+        ),
     }
 }
 
@@ -154,6 +170,7 @@ pub mod json {
         let mut value = json!({"type": "plan", "stack": stack, "action": action.verb().replace(' ', "-")});
         match action {
             Action::Update { changed } => value["changed"] = json!(changed),
+            Action::Restore { drifted } => value["drifted"] = json!(drifted),
             Action::Recreate { status } => value["status"] = json!(status),
             Action::Blocked { reason, fix } => {
                 value["reason"] = json!(reason);
@@ -193,6 +210,19 @@ pub mod json {
     /// A failed command (or a refusal), for `--output json`.
     pub fn error(message: &str, hint: Option<&str>) -> Value {
         json!({"type": "error", "message": message, "hint": hint})
+    }
+
+    pub fn drift(finding: &Finding) -> Value {
+        json!({
+            "type": "drift",
+            "stack": finding.stack,
+            "logical_id": finding.logical_id,
+            "resource_type": finding.resource_type,
+            "physical_id": finding.physical_id,
+            "property": finding.property,
+            "expected": finding.expected,
+            "actual": finding.actual,
+        })
     }
 
     pub fn output(stack: &str, key: &str, value: &str) -> Value {

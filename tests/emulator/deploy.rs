@@ -204,7 +204,7 @@ async fn a_failing_stack_reports_its_reason_rolls_back_and_is_recreated_by_the_n
     let cfn = CloudFormation::new(&emulator.config);
     let out = Reporter::new(OutputFormat::Json);
     let prompt = Scripted::new(&[]);
-    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: &env };
+    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: &env, drifted: Default::default() };
 
     let error =
         engine.run_wave(vec![fixture_stack(&env, BROKEN)], Mode::Apply).await.expect_err("the broken stack fails");
@@ -231,7 +231,7 @@ async fn declining_leaves_no_change_set_and_no_empty_stack() {
     let cfn = CloudFormation::new(&emulator.config);
     let out = Reporter::new(OutputFormat::Json);
     let prompt = Scripted::new(&["n"]);
-    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: &env };
+    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: &env, drifted: Default::default() };
 
     let outcome = engine.run_wave(vec![fixture_stack(&env, HEALTHY)], Mode::Apply).await.unwrap();
 

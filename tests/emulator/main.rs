@@ -8,6 +8,7 @@ mod support;
 mod client;
 mod deploy;
 mod docs;
+mod drift;
 mod harness;
 mod organizations;
 mod permissions;

@@ -27,8 +27,9 @@ async fn install_proves_the_tvm_and_as_client_proves_the_client_policy_until_it_
     let install = Install::new(&env, &zip).json().protect("app").source_identity_off().run(&emulator, &dir);
     install.assert_code(0);
     let checks = install.of_type("check");
-    // Six checks, and the two of the caller proof: a forged direct invoke, another audience.
-    assert_eq!(checks.len(), 8, "{checks:?}");
+    // Six checks, the two of the caller proof (a forged direct invoke, another audience), and
+    // one trust check per protected role (smoke and app).
+    assert_eq!(checks.len(), 10, "{checks:?}");
     for name in ["a forged direct invoke is refused", "a proof for another audience is refused (403 PROOF_AUDIENCE)"] {
         assert!(checks.iter().any(|c| c["name"] == name), "{name}: {checks:?}");
     }
@@ -36,7 +37,7 @@ async fn install_proves_the_tvm_and_as_client_proves_the_client_policy_until_it_
 
     let as_client = emulator.sentinel_tvm(&dir, &[&json[..], &["smoke-test", "--as-client"]].concat());
     as_client.assert_code(0);
-    assert_eq!(as_client.of_type("check").len(), 11);
+    assert_eq!(as_client.of_type("check").len(), 13);
 
     // A client policy that no longer grants this API: --as-client fails, and says so.
     let cfn = Cfn::new(&emulator.config);

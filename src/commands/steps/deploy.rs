@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use futures_util::future::try_join_all;
 use serde_json::json;
 
-use super::scp;
 use super::session::{Session, environment_stacks};
+use super::{drift, scp};
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
@@ -42,7 +42,9 @@ impl Report {
 
     /// The stacks this run created or updated.
     pub fn applied(&self) -> Vec<&str> {
-        let applied = |r: &&StackResult| matches!(r.outcome, StackOutcome::Created | StackOutcome::Updated);
+        let applied = |r: &&StackResult| {
+            matches!(r.outcome, StackOutcome::Created | StackOutcome::Updated | StackOutcome::Restored)
+        };
         self.results.iter().filter(applied).map(|r| r.name.as_str()).collect()
     }
 
@@ -52,6 +54,7 @@ impl Report {
         let parts = [
             (count(|o| *o == StackOutcome::Created), "created"),
             (count(|o| *o == StackOutcome::Updated), "updated"),
+            (count(|o| *o == StackOutcome::Restored), "restored"),
             (count(|o| matches!(o, StackOutcome::Previewed { changes } if *changes > 0)), "would change"),
             (count(|o| *o == StackOutcome::Unchanged || *o == StackOutcome::Previewed { changes: 0 }), "unchanged"),
             (self.retired.len(), if self.mode == Mode::Preview { "would be deleted" } else { "deleted" }),
@@ -70,6 +73,7 @@ impl Report {
                 let outcome = match r.outcome {
                     StackOutcome::Created => "created",
                     StackOutcome::Updated => "updated",
+                    StackOutcome::Restored => "restored",
                     StackOutcome::Unchanged => "unchanged",
                     StackOutcome::Previewed { changes: 0 } => "unchanged",
                     StackOutcome::Previewed { .. } => "would-change",
@@ -107,7 +111,10 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
     let user = policy::user_policy(env, &identity.account_id, deploy)?;
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
-    let engine = session.engine(&cfn);
+    let mut engine = session.engine(&cfn);
+    let Some(restored) = drift_restores(session, &mut engine, mode).await? else {
+        return Ok(Report { mode, results: Vec::new(), retired: Vec::new(), endpoint: None, declined: true });
+    };
     let key = artifact.key();
     let previous_key = deployed_artifact_key(session).await?;
     let parts = stacks::parts(deploy);
@@ -142,6 +149,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
             upload(session, artifact, &outputs).await?;
         }
     }
+    mark_restored(&mut results, &restored, mode);
     let endpoint =
         outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
     let Some(mut retired) = retire(session, &engine, &parts, mode).await? else {
@@ -157,6 +165,42 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
         prune_code(session, &outputs, &key, previous_key).await?;
     }
     Ok(Report { mode, results, retired, endpoint, declined: false })
+}
+
+/// Drift on the deployed stacks, detected before planning: on AWS handed to the engine, which
+/// plans each drifted stack as a restore with a drift-aware change set; on an emulator restored
+/// here (`drift::restore_on_emulator`), returning the stacks it restored. `None`: declined.
+async fn drift_restores(session: &Session, engine: &mut Engine<'_>, mode: Mode) -> Result<Option<Vec<String>>> {
+    let deployed = environment_stacks(session).await?;
+    if deployed.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    let found = drift::detect(session, &deployed).await?;
+    drift::report(session, &found);
+    if found.findings.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    if !drift::restores_outside_cloudformation(session) {
+        engine.drifted = found.by_stack();
+        return Ok(Some(Vec::new()));
+    }
+    Ok(match drift::restore_on_emulator(session, &found, mode).await? {
+        drift::Restored::Stacks(stacks) => Some(stacks),
+        drift::Restored::Declined => None,
+    })
+}
+
+/// The stacks restored before the waves (which then found nothing to change) count as restored.
+fn mark_restored(results: &mut [StackResult], restored: &[String], mode: Mode) {
+    for result in results.iter_mut().filter(|r| restored.contains(&r.name)) {
+        result.outcome = match (mode, &result.outcome) {
+            (Mode::Apply, StackOutcome::Unchanged) => StackOutcome::Restored,
+            (Mode::Preview, StackOutcome::Previewed { changes: 0 } | StackOutcome::Unchanged) => {
+                StackOutcome::Previewed { changes: 1 }
+            }
+            (_, outcome) => outcome.clone(),
+        };
+    }
 }
 
 /// The code the deployed API stack runs, if there is one.

@@ -1,10 +1,11 @@
 //! What several commands share, as named steps: the session every AWS-facing command opens, the
-//! deploy flow and how an applying command ends, the pre-flight, the smoke test and its probes,
+//! deploy flow and how an applying command ends, drift detection and restore, the pre-flight, the smoke test and its probes,
 //! the SCP's stack, and the connection to a TVM. Steps may use each other; commands use steps,
 //! never another command.
 
 pub mod apply;
 pub mod deploy;
+pub mod drift;
 pub mod preflight;
 pub mod probe;
 pub mod scp;

@@ -91,8 +91,14 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
     };
     let desired = inputs.desired(&Part::Scp).context("the SCP stack's parameters")?;
     let cfn = CloudFormation::new(&org.sdk);
-    let engine =
-        Engine { cfn: &cfn, out: &session.out, prompt: session.prompt.as_ref(), yes: session.yes, env: session.env() };
+    let engine = Engine {
+        cfn: &cfn,
+        out: &session.out,
+        prompt: session.prompt.as_ref(),
+        yes: session.yes,
+        env: session.env(),
+        drifted: Default::default(),
+    };
     Ok(match engine.run_wave(vec![desired], mode).await? {
         WaveOutcome::Done(results) => Applied::Done(results),
         WaveOutcome::Declined => Applied::Declined,
@@ -131,8 +137,14 @@ async fn retire(session: &Session, mode: Mode) -> Result<Applied> {
     if !session.agrees(&question, false)? {
         return Ok(Applied::Declined);
     }
-    let engine =
-        Engine { cfn: &cfn, out: &session.out, prompt: session.prompt.as_ref(), yes: true, env: session.env() };
+    let engine = Engine {
+        cfn: &cfn,
+        out: &session.out,
+        prompt: session.prompt.as_ref(),
+        yes: true,
+        env: session.env(),
+        drifted: Default::default(),
+    };
     engine.delete_and_wait(&name).await?;
     Ok(Applied::Retired(name))
 }
@@ -161,8 +173,14 @@ pub async fn remove_for_teardown(session: &Session) -> Result<()> {
     if cfn.describe(&name).await?.is_none() {
         return Ok(());
     }
-    let engine =
-        Engine { cfn: &cfn, out: &session.out, prompt: session.prompt.as_ref(), yes: true, env: session.env() };
+    let engine = Engine {
+        cfn: &cfn,
+        out: &session.out,
+        prompt: session.prompt.as_ref(),
+        yes: true,
+        env: session.env(),
+        drifted: Default::default(),
+    };
     engine.delete_and_wait(&name).await.map(|_| ()).map_err(|error| {
         error.context(format!(
             "teardown will not remove the TVM while the SCP stack {name} still exists in account {}",

@@ -3,6 +3,7 @@
 //! `install` on a terminal, first the questions (`wizard`) for what nothing else gives. It refuses
 //! early: no region, no credentials, or credentials for another account than `--expected-account`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -149,7 +150,14 @@ impl Session {
     }
 
     pub fn engine<'a>(&'a self, cfn: &'a CloudFormation) -> Engine<'a> {
-        Engine { cfn, out: &self.out, prompt: self.prompt.as_ref(), yes: self.yes, env: &self.settings.env }
+        Engine {
+            cfn,
+            out: &self.out,
+            prompt: self.prompt.as_ref(),
+            yes: self.yes,
+            env: &self.settings.env,
+            drifted: BTreeMap::new(),
+        }
     }
 
     /// The principals the deployed smoke rule admits (see `smoke::smoke_principals`).

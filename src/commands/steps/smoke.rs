@@ -1,7 +1,8 @@
 //! The smoke test that ends `install`, `upgrade` and `smoke-test`: prove the deployed TVM vends
 //! credentials for the smoke profile to a signed request, that those credentials are the protected
 //! role, and that it refuses what it must: unsigned requests, ungranted profiles, a 2-hour
-//! duration, and anyone assuming the protected role around it. `--as-client` repeats the positive
+//! duration, and anyone assuming the protected role around it; and that every protected role's
+//! trust is still what its template renders. `--as-client` repeats the positive
 //! path as a temporary IAM user holding only the generated client policy.
 
 use std::time::Duration;
@@ -141,8 +142,30 @@ pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Res
     } else {
         session.out.warn(&format!("{}; the smoke test does not probe forged invokes", IdentityProof::OFF_WARNING));
     }
+    checks.extend(trust_checks(session).await?);
     if args.as_client {
         checks.extend(smoke_client::checks(session, target, &client, &vend, patience).await?);
+    }
+    Ok(checks)
+}
+
+/// One check per protected role: its trust is what the template renders (drift detection on the
+/// role, compared parsed and normalised), so a trust widened by hand fails the smoke test.
+async fn trust_checks(session: &Session) -> Result<Vec<Check>> {
+    let env = session.env();
+    let cfn = session.cloudformation();
+    let mut checks = Vec::new();
+    for stack in environment_stacks(session).await? {
+        let Some(Part::ProtectedRole(profile)) = Part::from_stack_name(env, &stack.name) else { continue };
+        let role = stack.outputs.get("RoleName").cloned().unwrap_or_else(|| format!("the role of `{env}-{profile}`"));
+        let name = format!("the trust of `{role}` is the template's");
+        checks.push(
+            timed_check(&name, async {
+                let drift = cfn.resource_drift(&stack.name, smoke::PROTECTED_ROLE_RESOURCE).await?;
+                smoke::trust_is_the_templates(&drift).map_err(anyhow::Error::msg)
+            })
+            .await,
+        );
     }
     Ok(checks)
 }
