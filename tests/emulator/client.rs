@@ -130,6 +130,20 @@ async fn clients_get_the_protected_role_through_exec_and_credential_process_and_
     exec.assert_code(0);
     assert!(exec.stdout.trim().starts_with(&role_session), "{}\nshould start {role_session}", exec.stdout);
 
+    // `exec` with another SDK as the child: the Rust SDK's default chain, in this very test
+    // binary re-run as `exec`'s command (`rust_sdk_child` below), finds the bridge too.
+    let this = std::env::current_exe().unwrap();
+    let this = this.to_str().unwrap();
+    let child = ["--exact", "client::rust_sdk_child", "--ignored", "--nocapture", "--test-threads", "1"];
+    let rust = client.sentinel_tvm(&[&["--env", &env, "exec", "--profile", &app, "--", this][..], &child].concat());
+    rust.assert_code(0);
+    let arn = rust
+        .stdout
+        .lines()
+        .find_map(|l| l.split_once(CHILD_SAYS).map(|(_, arn)| arn.trim()))
+        .unwrap_or_else(|| panic!("{}", rust.stdout));
+    assert!(arn.starts_with(&role_session), "{arn}\nshould start {role_session}");
+
     // `credential_process`: the awscli runs `sentinel-tvm credentials`, which signs with a profile
     let config = |profile: &str| {
         format!(
@@ -261,4 +275,25 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
     socket.connect("192.0.2.1:9").ok()?;
     let ip = socket.local_addr().ok()?.ip();
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// What `rust_sdk_child` prints before the ARN it was given credentials for.
+const CHILD_SAYS: &str = "rust sdk child: ";
+
+/// Not a test of its own: the child process `exec` runs in the test above (this binary again,
+/// with only this test selected). It asks STS who it is through the Rust SDK's default
+/// credential chain, which must find `exec`'s bridge. Run directly, it does nothing.
+#[tokio::test]
+#[ignore = "the child of the exec test above"]
+async fn rust_sdk_child() {
+    if std::env::var_os("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_none() {
+        return;
+    }
+    // Region and endpoint from the environment `exec` passed on; credentials from its chain.
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(sentinel_tvm::aws::https_client())
+        .load()
+        .await;
+    let identity = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.expect("the bridge answers");
+    println!("{CHILD_SAYS}{}", identity.arn().unwrap_or_default());
 }
