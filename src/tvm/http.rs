@@ -233,6 +233,30 @@ pub fn signing_region(url: &str, fallback: &str) -> String {
 mod tests {
     use super::*;
 
+    /// API Gateway refuses a request whose request line and headers exceed 10,240 bytes. The
+    /// emulator enforces no such limit and issues 134-character session tokens it validates, so
+    /// this is measured on the request exactly as `request` builds it, with a 2 KB token in both
+    /// the outer signature and the proof, a query as long as a role ARN profile, and the `Host`
+    /// header hyper adds.
+    #[test]
+    fn a_request_with_a_2_kb_session_token_and_its_proof_fits_api_gateways_limit() {
+        let url = format!(
+            "https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/?profile=arn:aws:iam::111122223333:role/{}&duration=3600",
+            "p".repeat(64)
+        );
+        let token = "t".repeat(2048);
+        let credentials = Credentials::new("ASIAEXAMPLEEXAMPLE12", "secret", Some(token), None, "test");
+        let client = TvmClient::for_tvm(&url, "eu-west-2").unwrap();
+        let request = client.request(&url, Some(&credentials)).unwrap();
+        let request_line = format!("GET {} HTTP/1.1\r\n", request.uri().path_and_query().unwrap());
+        let host = "host: a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com\r\n".len();
+        let headers: usize =
+            request.headers().iter().map(|(name, value)| name.as_str().len() + 2 + value.len() + 2).sum();
+        let total = request_line.len() + host + headers + 2;
+        assert!(request.headers().contains_key(PROOF_HEADER), "the proof is sent");
+        assert!(total < 10_240, "{total} bytes of request line and headers");
+    }
+
     #[test]
     fn the_signing_region_comes_from_the_endpoint_when_it_names_one() {
         for (url, fallback, region) in [
