@@ -45,7 +45,8 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
             "AWS is throttling this account even after retries: wait a minute and run this again"
         }
         _ if detail.contains("no credentials")
-            || detail.contains("credentials provider was not enabled")
+            || detail.contains("credential provider was not enabled")
+            || detail.contains("CredentialsNotLoaded")
             || detail.contains("failed to load credentials") =>
         {
             "no AWS credentials found: pass `--aws-profile NAME`, set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
@@ -84,6 +85,12 @@ mod tests {
             ("InvalidClientTokenId", "", Some("does not accept")),
             ("", "dispatch failure: other: no credentials in the property bag", Some("no AWS credentials")),
             ("", "dispatch failure: io error: Connection refused (os error 111)", Some("could not be reached")),
+            // A named profile that supplies nothing (the SDK 1.x wording, as seen with `--aws-profile nope`).
+            (
+                "",
+                "dispatch failure: other: the credential provider was not enabled (DispatchFailure(DispatchFailure { source: ConnectorError { kind: Other(None), source: CredentialsNotLoaded(CredentialsNotLoaded { source: None }), connection: Unknown } }))",
+                Some("no AWS credentials"),
+            ),
             ("ValidationError", "Template format error", None),
         ] {
             let hint = explain(code, detail);
