@@ -51,6 +51,9 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
         {
             "no AWS credentials found: pass `--aws-profile NAME`, set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         }
+        _ if detail.contains("timeout") || detail.contains("timed out") => {
+            "AWS did not answer in time: check the network and `--endpoint-url` if you set one (an endpoint that accepts connections but never answers looks like this)"
+        }
         _ if detail.contains("dispatch failure")
             || detail.contains("error trying to connect")
             || detail.contains("Connection refused") =>
@@ -91,6 +94,7 @@ mod tests {
                 "dispatch failure: other: the credential provider was not enabled (DispatchFailure(DispatchFailure { source: ConnectorError { kind: Other(None), source: CredentialsNotLoaded(CredentialsNotLoaded { source: None }), connection: Unknown } }))",
                 Some("no AWS credentials"),
             ),
+            ("", "timeout: operation timeout (all attempts including retries) occurred after 60s", Some("did not answer")),
             ("ValidationError", "Template format error", None),
         ] {
             let hint = explain(code, detail);

@@ -175,7 +175,7 @@ fn the_tvm_profile_and_the_aws_profile_are_different_flags_in_either_order() {
             .unwrap();
         assert_eq!(run.status.code(), Some(2), "{args:?}");
         // Parsed, and the missing profile is not papered over by the exported keys.
-        assert!(stderr(&run).contains("cannot read your AWS credentials"), "{args:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains("the AWS profile `nope` is not defined"), "{args:?}: {}", stderr(&run));
     }
 }
 
@@ -231,4 +231,26 @@ fn with_output_json_a_usage_level_error_is_a_json_line_too() {
     assert_eq!(lines[0]["type"], "error");
     assert!(lines[0]["message"].as_str().unwrap_or_default().contains("`Prod_1` is not a valid environment name"));
     assert!(stderr(&run).contains("error:"), "people still read it on stderr: {}", stderr(&run));
+}
+
+#[test]
+fn a_named_aws_profile_that_no_file_defines_is_named_before_any_call() {
+    let dir = scratch("missing-profile");
+    let config = dir.join("aws-config");
+    std::fs::write(&config, "[profile other]\nregion = eu-west-2\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
+        // A closed port: were any call made, it would fail otherwise.
+        .args(["--aws-profile", "nope", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9"])
+        .args(["--env", "main", "status"])
+        .current_dir(&dir)
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(said.contains("the AWS profile `nope` is not defined"), "{said}");
+    assert!(said.contains("aws configure list-profiles"), "{said}");
 }

@@ -40,7 +40,7 @@ impl Org {
             region: session.sdk.region().map(|r| r.to_string()),
             endpoint_url: session.settings.connection.endpoint_url.clone(),
         };
-        let sdk = sdk_config(&connection).await;
+        let sdk = sdk_config(&connection).await?;
         let identity = caller_identity(&sdk)
             .await
             .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;

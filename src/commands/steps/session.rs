@@ -69,13 +69,13 @@ impl Session {
             selection.env = Some(out.suspend(|| wizard::ask_env(prompt.as_ref()))?);
         }
         let (mut settings, mut overrides, mut merged) = resolve(&selection, flags, file)?;
-        let mut sdk = sdk_config(&settings.connection).await;
+        let mut sdk = sdk_config(&settings.connection).await?;
         if ask && sdk.region().is_none() {
             // Nothing gave a region, so the answer is what `--region` would have been.
             let region = out.suspend(|| wizard::ask_region(prompt.as_ref()))?;
             selection.region = Some(region.clone());
             settings.connection.region = Some(region);
-            sdk = sdk_config(&settings.connection).await;
+            sdk = sdk_config(&settings.connection).await?;
         }
         let Some(region) = sdk.region().map(|r| r.to_string()) else {
             bail!(Fixable::new(

@@ -49,7 +49,7 @@ impl Connected {
             },
             (None, Err(missing)) => return Err(missing.into()),
         };
-        let sdk = sdk_config(&connection).await;
+        let sdk = sdk_config(&connection).await?;
         let url = match &tvm.tvm_url {
             Some(url) => url.clone(),
             None => installed_url(&sdk, &sources.env_name()?, connection.endpoint_url.as_deref()).await?,
