@@ -94,7 +94,11 @@ mod tests {
                 "dispatch failure: other: the credential provider was not enabled (DispatchFailure(DispatchFailure { source: ConnectorError { kind: Other(None), source: CredentialsNotLoaded(CredentialsNotLoaded { source: None }), connection: Unknown } }))",
                 Some("no AWS credentials"),
             ),
-            ("", "timeout: operation timeout (all attempts including retries) occurred after 60s", Some("did not answer")),
+            (
+                "",
+                "timeout: operation timeout (all attempts including retries) occurred after 60s",
+                Some("did not answer"),
+            ),
             ("ValidationError", "Template format error", None),
         ] {
             let hint = explain(code, detail);

@@ -115,10 +115,16 @@ fn check_profile_defined(profile: &str) -> Result<()> {
 pub fn profile_is_defined(config: &str, credentials: &str, name: &str) -> bool {
     let sections = |text: &str| -> Vec<String> {
         text.lines()
-            .filter_map(|line| line.trim().strip_prefix('[')?.strip_suffix(']').map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")))
+            .filter_map(|line| {
+                line.trim()
+                    .strip_prefix('[')?
+                    .strip_suffix(']')
+                    .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            })
             .collect()
     };
-    let in_config = sections(config).iter().any(|s| *s == format!("profile {name}") || (name == "default" && s == "default"));
+    let in_config =
+        sections(config).iter().any(|s| *s == format!("profile {name}") || (name == "default" && s == "default"));
     in_config || sections(credentials).iter().any(|s| s == name)
 }
 
@@ -148,14 +154,9 @@ mod tests {
     fn a_profile_is_defined_by_its_section_in_either_file() {
         let config = "[default]\nregion = eu-west-2\n\n[profile  dev ]\nsso_session = s\n[sso-session s]\n";
         let credentials = "[ci]\naws_access_key_id = x\n";
-        for (name, defined) in [
-            ("default", true),
-            ("dev", true),
-            ("ci", true),
-            ("s", false),
-            ("nope", false),
-            ("profile dev", false),
-        ] {
+        for (name, defined) in
+            [("default", true), ("dev", true), ("ci", true), ("s", false), ("nope", false), ("profile dev", false)]
+        {
             assert_eq!(profile_is_defined(config, credentials, name), defined, "{name}");
         }
     }

@@ -5,4 +5,5 @@
 pub mod permissions;
 pub mod preflight;
 pub mod smoke;
+pub mod toolchain;
 pub mod verdict;

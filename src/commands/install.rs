@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Resul
     let (mut session, answers) = Session::open_asking(global, out, &args.deploy.settings, true).await?;
     require_protected_profiles(&session)?;
     let existing = session.cloudformation().list(&stack_prefix(session.env())).await?;
-    if !preflight::run(&session, &existing).await? {
+    if !preflight::run(&session, &existing, args.deploy.lambda_zip.as_deref()).await? {
         return Ok(Outcome::Refused);
     }
     if wizard::asked_anything(&answers) {

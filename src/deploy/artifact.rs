@@ -70,18 +70,24 @@ pub fn build_command(architecture: Architecture, lambda_dir: &Path) -> Command {
         "zip",
     ]);
     command.arg("--lambda-dir").arg(lambda_dir);
-    match architecture {
-        // The host's own target needs no cross-compiler: plain cargo, not zig.
-        Architecture::X86_64 if cfg!(all(target_arch = "x86_64", target_os = "linux")) => {
-            command.args(["--x86-64", "--compiler", "cargo"])
-        }
-        Architecture::X86_64 => command.arg("--x86-64"),
-        Architecture::Arm64 if cfg!(all(target_arch = "aarch64", target_os = "linux")) => {
-            command.args(["--arm64", "--compiler", "cargo"])
-        }
-        Architecture::Arm64 => command.arg("--arm64"),
-    };
+    command.arg(match architecture {
+        Architecture::X86_64 => "--x86-64",
+        Architecture::Arm64 => "--arm64",
+    });
+    // The host's own target needs no cross-compiler: plain cargo, not zig.
+    if !cross_compiles(architecture) {
+        command.args(["--compiler", "cargo"]);
+    }
     command
+}
+
+/// Whether building for `architecture` crosses from this machine's (through zig).
+pub fn cross_compiles(architecture: Architecture) -> bool {
+    let native = match architecture {
+        Architecture::X86_64 => cfg!(all(target_arch = "x86_64", target_os = "linux")),
+        Architecture::Arm64 => cfg!(all(target_arch = "aarch64", target_os = "linux")),
+    };
+    !native
 }
 
 /// Builds the TVM with cargo-lambda (its output goes to stderr) and loads the zip.

@@ -350,3 +350,23 @@ async fn old_lambda_artifacts_are_pruned_every_version_and_the_rest_kept() {
     assert_eq!(s3.empty(&bucket).await.unwrap(), 2);
     raw.delete_bucket().bucket(&bucket).send().await.unwrap();
 }
+
+/// On a machine without cargo-lambda, `install` (which would build the Lambda) stops at the
+/// pre-flight naming it: no settings saved, no stack created.
+#[tokio::test]
+async fn without_cargo_lambda_install_stops_before_saving_or_creating_anything() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("nl");
+    let dir = Workdir::new(&env);
+    let without: Vec<std::path::PathBuf> = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .filter(|dir| !dir.join("cargo-lambda").exists())
+        .collect();
+    let path = std::env::join_paths(without).unwrap();
+    let args = ["--env", env.as_str(), "--yes", "install", "--architecture", "x86_64", "--protect", "app"];
+    let run = emulator.sentinel_tvm_on_path(&dir, &args, &path);
+    run.assert_code(1);
+    assert!(run.stderr.contains("cargo-lambda is not installed"), "{}", run.stderr);
+    assert!(run.stderr.contains("pip install cargo-lambda"), "{}", run.stderr);
+    assert!(!dir.path.join("sentinel-tvm.yaml").exists(), "no settings saved");
+    assert!(!emulator.stack_exists(&Part::Artifacts.stack_name(&env)).await, "no stack created");
+}

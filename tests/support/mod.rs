@@ -149,11 +149,16 @@ impl Emulator {
     /// Runs the `sentinel-tvm` binary in `dir` against the emulator, as its root, with no
     /// standard input (so never a prompt) and no AWS configuration of the machine's.
     pub fn sentinel_tvm(&self, dir: &Workdir, args: &[&str]) -> Run {
+        self.sentinel_tvm_on_path(dir, args, &std::env::var_os("PATH").unwrap_or_default())
+    }
+
+    /// As `sentinel_tvm`, with `path` as its PATH (a machine without some tool).
+    pub fn sentinel_tvm_on_path(&self, dir: &Workdir, args: &[&str], path: &std::ffi::OsStr) -> Run {
         let output = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
             .args(args)
             .current_dir(&dir.path)
             .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", path)
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -1,7 +1,10 @@
 //! The checks `install` makes before it touches any stack, each printed as a one-line verdict
 //! with its fix: credentials, account, region, that the caller may create what the templates
 //! need, the policy as it would be deployed, that every existing stack of the environment is
-//! sentinel-tvm's, and no leftover log group in the way (offered for deletion). The verdicts themselves are `crate::check::preflight`.
+//! sentinel-tvm's, that the Lambda can be built here (cargo, cargo-lambda, zig and the Rust target
+//! for another architecture), and no leftover log group in the way (offered for deletion). The verdicts themselves are `crate::check::preflight`.
+
+use std::path::Path;
 
 use anyhow::Result;
 use aws_config::SdkConfig;
@@ -13,8 +16,10 @@ use crate::aws::residue::Residue;
 use crate::aws::simulator::denied_actions;
 use crate::check::permissions::{self, Principal};
 use crate::check::preflight;
+use crate::check::toolchain::{self, Toolchain};
 use crate::check::verdict::{self, Verdict};
 use crate::config::ScpMode;
+use crate::deploy::artifact;
 use crate::deploy::model::Deployed;
 use crate::deploy::policy::{self, MAX_POLICY_BYTES};
 use crate::deploy::stacks::Part;
@@ -22,10 +27,11 @@ use crate::error::Fixable;
 
 /// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
 /// `stacks` are those named for the environment (`stack_prefix`), whoever made them.
-pub async fn run(session: &Session, stacks: &[Deployed]) -> Result<bool> {
+pub async fn run(session: &Session, stacks: &[Deployed], lambda_zip: Option<&Path>) -> Result<bool> {
     let identity = &session.identity;
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
     let mut verdicts = vec![
+        build(session, lambda_zip),
         preflight::credentials(&identity.arn),
         preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
         preflight::region(&region),
@@ -54,6 +60,49 @@ pub async fn run(session: &Session, stacks: &[Deployed]) -> Result<bool> {
         ));
     }
     Ok(failed.is_empty())
+}
+
+/// Whether the Lambda can be built here (or a prebuilt zip is given), before anything is saved.
+fn build(session: &Session, lambda_zip: Option<&Path>) -> Verdict {
+    let architecture = session.settings.deploy.architecture;
+    let cross = artifact::cross_compiles(architecture);
+    let prebuilt = lambda_zip.map(|zip| zip.display().to_string());
+    if prebuilt.is_some() {
+        return toolchain::build_verdict(architecture, cross, prebuilt.as_deref(), &Toolchain::default());
+    }
+    let found = Toolchain {
+        cargo: first_line("cargo", &["--version"]),
+        cargo_lambda: first_line("cargo-lambda", &["--version"]),
+        zig: if cross {
+            first_line("zig", &["version"]).or_else(|| first_line("python3", &["-m", "ziglang", "version"]))
+        } else {
+            None
+        },
+        installed_targets: if cross { first_lines("rustup", &["target", "list", "--installed"]) } else { None },
+    };
+    toolchain::build_verdict(architecture, cross, None, &found)
+}
+
+/// The first line `program args…` prints, when it runs and succeeds.
+fn first_line(program: &str, args: &[&str]) -> Option<String> {
+    first_lines(program, args)?.into_iter().next()
+}
+
+fn first_lines(program: &str, args: &[&str]) -> Option<Vec<String>> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())?;
+    Some(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect(),
+    )
 }
 
 /// The simulation of what the templates need; a check that cannot run is a warning, not a stop.
