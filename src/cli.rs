@@ -176,6 +176,11 @@ pub struct DeployArgs {
     /// architecture).
     #[arg(long, value_name = "PATH", help_heading = "Code")]
     pub lambda_zip: Option<PathBuf>,
+
+    /// Skip drift detection, and so the restore of anything changed outside CloudFormation (on
+    /// AWS detection takes seconds per stack).
+    #[arg(long, help_heading = "Drift")]
+    pub no_drift: bool,
 }
 
 /// A deploy that applies changes, then proves them.

@@ -36,7 +36,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Resul
     }
     session.save_config()?;
     let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;
-    let report = deploy::run(&session, Mode::Apply, &artifact).await?;
+    let report = deploy::run(&session, Mode::Apply, &artifact, !args.deploy.no_drift).await?;
     if report.declined {
         return Ok(declined(&session, &report));
     }

@@ -71,6 +71,12 @@ async fn a_hand_widened_trust_is_found_failed_and_restored() {
     smoke.assert_code(1);
     assert!(!check_passed(&smoke), "the widened role's check fails");
 
+    // `--no-drift` skips detection, and so the restore.
+    let skipped = run(&["upgrade", "--lambda-zip", &zip, "--skip-smoke-test", "--no-drift"]);
+    skipped.assert_code(0);
+    assert_eq!(skipped.result()["stacks"][&stack], "unchanged", "{}", skipped.stdout);
+    run(&["status"]).assert_code(1);
+
     let upgrade = run(&["upgrade", "--lambda-zip", &zip, "--skip-smoke-test"]);
     upgrade.assert_code(0);
     assert_eq!(upgrade.result()["stacks"][&stack], "restored", "{}", upgrade.stdout);

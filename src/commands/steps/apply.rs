@@ -16,7 +16,7 @@ use crate::error::{Fixable, Outcome};
 pub async fn changes(session: &Session, args: &DeployArgs, mode: Mode) -> Result<Outcome> {
     require_installed(session).await?;
     let artifact = deploy::artifact(session, args.lambda_zip.as_deref())?;
-    let report = deploy::run(session, mode, &artifact).await?;
+    let report = deploy::run(session, mode, &artifact, !args.no_drift).await?;
     if report.declined {
         return Ok(declined(session, &report));
     }

@@ -101,9 +101,10 @@ pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact
     }
 }
 
-/// Runs the waves, retires the stacks no longer configured, deploys (or retires) the SCP, and
-/// prunes old code. A declined question ends the run there (`Report::declined`).
-pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<Report> {
+/// Detects drift (unless `detect_drift` is off), runs the waves, retires the stacks no longer
+/// configured, deploys (or retires) the SCP, and prunes old code. A declined question ends the
+/// run there (`Report::declined`).
+pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drift: bool) -> Result<Report> {
     if session.settings.deploy.identity_proof == IdentityProof::Off {
         session.out.warn(IdentityProof::OFF_WARNING);
     }
@@ -112,7 +113,8 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
     let mut engine = session.engine(&cfn);
-    let Some(restored) = drift_restores(session, &mut engine, mode).await? else {
+    let restored = if detect_drift { drift_restores(session, &mut engine, mode).await? } else { Some(Vec::new()) };
+    let Some(restored) = restored else {
         return Ok(Report { mode, results: Vec::new(), retired: Vec::new(), endpoint: None, declined: true });
     };
     let key = artifact.key();
