@@ -44,6 +44,9 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             "AWS is throttling this account even after retries: wait a minute and run this again"
         }
+        _ if detail.contains("SSO token has expired") || detail.contains("ExpiredToken") => {
+            "your AWS SSO session has expired: run `aws sso login` (with `--profile` of the profile you use) and run this again"
+        }
         _ if detail.contains("no credentials")
             || detail.contains("credential provider was not enabled")
             || detail.contains("CredentialsNotLoaded")
@@ -98,6 +101,11 @@ mod tests {
                 "",
                 "timeout: operation timeout (all attempts including retries) occurred after 60s",
                 Some("did not answer"),
+            ),
+            (
+                "",
+                "dispatch failure: other: an error occurred while loading credentials: an error occurred while loading an access token: the SSO token has expired and cannot be refreshed (DispatchFailure(… ExpiredToken …))",
+                Some("aws sso login"),
             ),
             ("ValidationError", "Template format error", None),
         ] {

@@ -254,3 +254,40 @@ fn a_named_aws_profile_that_no_file_defines_is_named_before_any_call() {
     assert!(said.contains("the AWS profile `nope` is not defined"), "{said}");
     assert!(said.contains("aws configure list-profiles"), "{said}");
 }
+
+/// An SSO profile whose cached token expired (and holds no refresh token, so nothing is asked of
+/// any SSO endpoint): the fix named is `aws sso login`, not the network.
+#[test]
+fn an_expired_sso_session_is_named_with_its_fix() {
+    let home = scratch("expired-sso");
+    std::fs::create_dir_all(home.join(".aws/sso/cache")).unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        "[profile corp]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n",
+    )
+    .unwrap();
+    // The SDK finds a session's token under the SHA-1 of the session's name.
+    let output = Command::new("sh").args(["-c", "printf corp | sha1sum | cut -d' ' -f1"]).output().unwrap();
+    let name_hash = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let cache = home.join(format!(".aws/sso/cache/{name_hash}.json"));
+    std::fs::write(
+        &cache,
+        r#"{"startUrl":"https://example.awsapps.com/start","region":"us-east-1","accessToken":"expired","expiresAt":"2020-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
+        // Closed loopback ports everywhere: nothing reaches a real address.
+        .args(["--aws-profile", "corp", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9"])
+        .args(["--env", "main", "status"])
+        .current_dir(&home)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("your AWS SSO session has expired: run `aws sso login`"), "{}", stderr(&output));
+}
