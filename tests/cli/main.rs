@@ -291,3 +291,31 @@ fn an_expired_sso_session_is_named_with_its_fix() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("your AWS SSO session has expired: run `aws sso login`"), "{}", stderr(&output));
 }
+
+/// No credentials at all, and an endpoint that refuses connections: each named with its own fix.
+#[test]
+fn no_credentials_and_a_refusing_endpoint_each_get_their_own_diagnosis() {
+    let dir = scratch("diagnosis");
+    let run = |keys: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"));
+        command
+            .args(["--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "--env", "main", "status"])
+            .current_dir(&dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        if keys {
+            command.env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE").env("AWS_SECRET_ACCESS_KEY", "secret");
+        }
+        command.output().unwrap()
+    };
+    let none = run(false);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("no AWS credentials found: pass `--aws-profile NAME`"), "{}", stderr(&none));
+    let refused = run(true);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("AWS could not be reached"), "{}", stderr(&refused));
+}
