@@ -10,6 +10,7 @@
 //! policy back through IAM and confirms with a second detection that the stack is in sync.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -59,8 +60,9 @@ pub async fn detect(session: &Session, stacks: &[Deployed]) -> Result<Drift> {
     if !checkable.is_empty() {
         session.out.note(&format!("detecting drift on {} stack(s) (`--no-drift` skips this)", checkable.len()));
     }
-    let started = Instant::now();
-    let detected = try_join_all(checkable.iter().map(|stack| detect_one(&cfn, session, &stack.name, started))).await?;
+    let progress = Progress { started: Instant::now(), told: Mutex::new(Instant::now()) };
+    let detected =
+        try_join_all(checkable.iter().map(|stack| detect_one(&cfn, session, &stack.name, &progress))).await?;
     let mut drift = Drift::default();
     for (findings, unchecked) in detected {
         drift.findings.extend(findings);
@@ -82,15 +84,30 @@ fn detectable(status: &str) -> bool {
     )
 }
 
+/// One "still detecting" line every `PROGRESS_EVERY` for all stacks together.
+struct Progress {
+    started: Instant,
+    told: Mutex<Instant>,
+}
+
+impl Progress {
+    fn tick(&self, session: &Session) {
+        let mut told = self.told.lock().unwrap_or_else(PoisonError::into_inner);
+        if told.elapsed() >= PROGRESS_EVERY {
+            session.out.note(&format!("still detecting drift ({} s)", self.started.elapsed().as_secs()));
+            *told = Instant::now();
+        }
+    }
+}
+
 async fn detect_one(
     cfn: &CloudFormation,
     session: &Session,
     stack: &str,
-    started: Instant,
+    progress: &Progress,
 ) -> Result<(Vec<Finding>, Option<(String, String)>)> {
     let id = cfn.detect_drift(stack).await?;
     let deadline = Instant::now() + DETECTION_TIMEOUT;
-    let mut told = Instant::now();
     let detection = loop {
         let detection = cfn.drift_detection(&id).await?;
         if !detection.in_progress() {
@@ -102,10 +119,7 @@ async fn detect_one(
                 "run it again; `--no-drift` skips detection",
             ));
         }
-        if told.elapsed() >= PROGRESS_EVERY {
-            session.out.note(&format!("still detecting drift ({} s)", started.elapsed().as_secs()));
-            told = Instant::now();
-        }
+        progress.tick(session);
         tokio::time::sleep(POLL_EVERY).await;
     };
     let findings = cfn.drifted_resources(stack).await?.iter().flat_map(drift::findings).collect();
