@@ -102,6 +102,12 @@ pub const TAG_ENV: &str = "sentinel-tvm:env";
 pub const TAG_VERSION: &str = "sentinel-tvm:version";
 pub const TAG_TEMPLATE_SHA256: &str = "sentinel-tvm:template-sha256";
 
+/// Whether resource tags (key, value) carry `sentinel-tvm:env: <env>`: what makes a resource
+/// outside a stack (the smoke test's client user) this environment's to touch.
+pub fn is_tagged_for<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>, env: &str) -> bool {
+    tags.into_iter().any(|(key, value)| key == TAG_ENV && value == env)
+}
+
 /// `sentinel-tvm-<env>-`: the start of every stack name of an environment.
 pub fn stack_prefix(env: &str) -> String {
     format!("sentinel-tvm-{env}-")
@@ -245,6 +251,21 @@ mod tests {
             "arn:aws:iam::111122223333:role/a b",
         ] {
             assert!(!is_role_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_environment_tag_with_this_environment_counts() {
+        for (tags, ours) in [
+            (vec![(TAG_ENV, "main")], true),
+            (vec![("team", "ops"), (TAG_ENV, "main")], true),
+            (vec![(TAG_ENV, "mainx")], false),
+            (vec![(TAG_ENV, "")], false),
+            (vec![("sentinel-tvm:Env", "main")], false),
+            (vec![("owner", "main")], false),
+            (vec![], false),
+        ] {
+            assert_eq!(is_tagged_for(tags.clone(), "main"), ours, "{tags:?}");
         }
     }
 
