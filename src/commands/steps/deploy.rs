@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::scp;
 use super::session::{Session, environment_stacks};
+use super::starter;
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
@@ -106,7 +107,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact) -> Result<R
         session.out.warn(IdentityProof::OFF_WARNING);
     }
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
-    let user = policy::user_policy(env, &identity.account_id, deploy)?;
+    let user = starter::user_policy(session, true).await?;
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
     let engine = session.engine(&cfn);
