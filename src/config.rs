@@ -270,18 +270,46 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
     })
 }
 
-/// Writes the file (header, then YAML), replacing it whole: written beside it and renamed over
-/// it, so an interrupted save never leaves half a file.
+/// Writes the file (header, then YAML), replacing it whole: written to a temporary file beside
+/// it and renamed over it, so an interrupted save never leaves half a file.
 pub fn save(path: &Path, config: &ConfigFile) -> Result<()> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let config = with_paths_for(config.clone(), config_dir(path), &cwd);
     let yaml = serde_saphyr::to_string(&config).context("cannot render the configuration as YAML")?;
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    let temporary = PathBuf::from(temporary);
-    std::fs::write(&temporary, format!("{HEADER}{yaml}"))
-        .and_then(|()| std::fs::rename(&temporary, path))
+    replace_file(path, format!("{HEADER}{yaml}").as_bytes())
         .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// Replaces `path` with `bytes` atomically. The temporary file has a random name in the same
+/// folder (a rename stays on one file system) and is created exclusively (`O_CREAT|O_EXCL`), so
+/// a file or symlink planted under a predictable name is never written through; its mode is
+/// 0600 from the start, so nobody else can read it or open it for writing in between.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match config_dir(path) {
+        dir if dir.as_os_str().is_empty() => Path::new("."),
+        dir => dir,
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for _ in 0..8 {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|error| Error::other(format!("no randomness: {error}")))?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let temporary = dir.join(format!(".{name}.{suffix}.tmp"));
+        let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary) {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        };
+        let written =
+            file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&temporary, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        return written;
+    }
+    Err(Error::new(ErrorKind::AlreadyExists, "no free name for a temporary file"))
 }
 
 /// The folder a config file's relative paths are relative to (empty: the current one).
@@ -342,7 +370,31 @@ mod tests {
         assert!(text.contains("architecture: x86_64"), "{text}");
         assert!(!text.contains("null"), "unset values are left out: {text}");
         assert_eq!(load(&file).unwrap(), Some(config));
-        assert!(!dir.join("sentinel-tvm.yaml.tmp").exists(), "the temporary file is renamed into place");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from("sentinel-tvm.yaml")], "the temporary file is renamed into place");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Threat model T14: another local user who can write the folder plants a symlink where a
+    /// save used to write its temporary file (`sentinel-tvm.yaml.tmp`); the save must not write
+    /// through it, and the saved file is the owner's alone (0600).
+    #[test]
+    fn a_save_never_writes_through_a_planted_symlink_and_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sentinel-tvm-config-symlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let file = dir.join("sentinel-tvm.yaml");
+        std::os::unix::fs::symlink(&victim, dir.join("sentinel-tvm.yaml.tmp")).unwrap();
+
+        save(&file, &ConfigFile::default()).unwrap();
+
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "the symlink's target is untouched");
+        assert!(std::fs::symlink_metadata(&file).unwrap().file_type().is_file(), "a file of its own");
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(load(&file).unwrap(), Some(ConfigFile::default()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

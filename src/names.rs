@@ -106,6 +106,32 @@ pub fn is_role_arn(text: &str) -> bool {
     }
 }
 
+/// The `principals:` pattern every session of the role `role` matches as a caller:
+/// `arn:<partition>:sts::<account>:assumed-role/<role>/*`. A role's path never appears in the
+/// ARN of its sessions.
+pub fn role_sessions_pattern(partition: &str, account_id: &str, role: &str) -> String {
+    format!("arn:{partition}:sts::{account_id}:assumed-role/{role}/*")
+}
+
+/// An IAM user's ARN, as the user's calls carry it: `arn:<partition>:iam::<account>:user/<path><name>`,
+/// the path as IAM reports it (`/`, `/ci/`).
+pub fn user_arn(partition: &str, account_id: &str, path: &str, user: &str) -> String {
+    let path = path.trim_start_matches('/');
+    let path = if path.is_empty() || path.ends_with('/') { path.to_string() } else { format!("{path}/") };
+    format!("arn:{partition}:iam::{account_id}:user/{path}{user}")
+}
+
+/// The partition a region belongs to (`cn-north-1` → `aws-cn`), for when no ARN says it.
+pub fn partition_of_region(region: &str) -> &'static str {
+    match region {
+        r if r.starts_with("cn-") => "aws-cn",
+        r if r.starts_with("us-gov-") => "aws-us-gov",
+        r if r.starts_with("us-isob-") => "aws-iso-b",
+        r if r.starts_with("us-iso-") => "aws-iso",
+        _ => "aws",
+    }
+}
+
 fn is_lower_alnum(text: &str) -> bool {
     text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
@@ -115,6 +141,12 @@ fn is_lower_alnum(text: &str) -> bool {
 pub const TAG_ENV: &str = "sentinel-tvm:env";
 pub const TAG_VERSION: &str = "sentinel-tvm:version";
 pub const TAG_TEMPLATE_SHA256: &str = "sentinel-tvm:template-sha256";
+
+/// Whether resource tags (key, value) carry `sentinel-tvm:env: <env>`: what makes a resource
+/// outside a stack (the smoke test's client user) this environment's to touch.
+pub fn is_tagged_for<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>, env: &str) -> bool {
+    tags.into_iter().any(|(key, value)| key == TAG_ENV && value == env)
+}
 
 /// `sentinel-tvm-<env>-`: the start of every stack name of an environment.
 pub fn stack_prefix(env: &str) -> String {
@@ -275,6 +307,48 @@ mod tests {
             "arn:aws:iam::111122223333:role/a b",
         ] {
             assert!(!is_role_arn(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn callers_arns_by_kind() {
+        assert_eq!(
+            role_sessions_pattern("aws", "111122223333", "Developers"),
+            "arn:aws:sts::111122223333:assumed-role/Developers/*"
+        );
+        for (path, arn) in [
+            ("/", "arn:aws-cn:iam::111122223333:user/alice"),
+            ("", "arn:aws-cn:iam::111122223333:user/alice"),
+            ("/ci/", "arn:aws-cn:iam::111122223333:user/ci/alice"),
+            ("/ci/eu/", "arn:aws-cn:iam::111122223333:user/ci/eu/alice"),
+            ("/ci", "arn:aws-cn:iam::111122223333:user/ci/alice"),
+        ] {
+            assert_eq!(user_arn("aws-cn", "111122223333", path, "alice"), arn, "{path:?}");
+        }
+        for (region, partition) in [
+            ("eu-west-2", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-east-1", "aws"),
+        ] {
+            assert_eq!(partition_of_region(region), partition, "{region}");
+        }
+    }
+
+    #[test]
+    fn only_the_environment_tag_with_this_environment_counts() {
+        for (tags, ours) in [
+            (vec![(TAG_ENV, "main")], true),
+            (vec![("team", "ops"), (TAG_ENV, "main")], true),
+            (vec![(TAG_ENV, "mainx")], false),
+            (vec![(TAG_ENV, "")], false),
+            (vec![("sentinel-tvm:Env", "main")], false),
+            (vec![("owner", "main")], false),
+            (vec![], false),
+        ] {
+            assert_eq!(is_tagged_for(tags.clone(), "main"), ours, "{tags:?}");
         }
     }
 

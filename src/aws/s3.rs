@@ -1,5 +1,5 @@
-//! S3 for the artifact bucket: upload code once per hash, prune code no stack uses, and empty
-//! every version at teardown. Every call names the account that must own the bucket
+//! S3 for the artifact bucket: read an object's version and SHA-256, upload code with its
+//! SHA-256, prune code no stack uses, and empty every version at teardown. Every call names the account that must own the bucket
 //! (`ExpectedBucketOwner`): a bucket name another account has taken is never read or written.
 
 use anyhow::Result;
@@ -7,9 +7,10 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{ChecksumMode, Delete, ObjectIdentifier};
 
 use super::errors::sdk_error;
+use crate::deploy::model::StoredObject;
 
 #[derive(Debug, Clone)]
 pub struct S3 {
@@ -26,25 +27,45 @@ impl S3 {
         Self { client: Client::from_conf(s3_config), expected_owner: expected_owner.to_string() }
     }
 
-    /// Uploads `bytes` to `key` unless an object is already there; returns whether it uploaded.
-    pub async fn upload_if_missing(&self, bucket: &str, key: &str, bytes: Vec<u8>) -> Result<bool> {
-        let head = self.client.head_object().bucket(bucket).key(key).expected_bucket_owner(&self.expected_owner);
+    /// The latest version of `key` with its SHA-256 as S3 stored it (`ChecksumMode=ENABLED`);
+    /// `None` when there is no such object.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .expected_bucket_owner(&self.expected_owner)
+            .checksum_mode(ChecksumMode::Enabled);
         match head.send().await {
-            Ok(_) => return Ok(false),
-            Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {}
-            Err(error) => return Err(sdk_error(error, format_args!("HeadObject s3://{bucket}/{key}"))),
+            Ok(output) => Ok(Some(StoredObject {
+                version_id: output.version_id().map(str::to_string),
+                checksum_sha256: output.checksum_sha256().map(str::to_string),
+            })),
+            Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(error) => Err(sdk_error(error, format_args!("HeadObject s3://{bucket}/{key}"))),
         }
-        self.client
+    }
+
+    /// Uploads `bytes` to `key` with their SHA-256 (`checksum_sha256`, base64), which S3 checks
+    /// and keeps; returns the version it made.
+    pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>, checksum_sha256: &str) -> Result<StoredObject> {
+        let output = self
+            .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .expected_bucket_owner(&self.expected_owner)
             .body(ByteStream::from(bytes))
             .content_type("application/zip")
+            .checksum_sha256(checksum_sha256)
             .send()
             .await
             .map_err(|error| sdk_error(error, format_args!("PutObject s3://{bucket}/{key}")))?;
-        Ok(true)
+        Ok(StoredObject {
+            version_id: output.version_id().map(str::to_string),
+            checksum_sha256: output.checksum_sha256().map(str::to_string),
+        })
     }
 
     /// Every object version and delete marker in the bucket whose key starts with `prefix`.
@@ -148,7 +169,8 @@ mod tests {
 </ListVersionsResult>"#;
 
     /// Answers like S3 (no object yet, one page of versions) and records each request's method,
-    /// URI and `x-amz-expected-bucket-owner` header.
+    /// URI and the headers that matter here. A mock because the emulator shows what S3 did, not
+    /// which headers the SDK sent; the emulator suite checks what S3 does with them.
     #[derive(Debug, Clone, Default)]
     struct Recorder(Arc<Mutex<Vec<Seen>>>);
 
@@ -157,11 +179,15 @@ mod tests {
         method: String,
         uri: String,
         owner: Option<String>,
+        checksum: Option<String>,
+        checksum_mode: Option<String>,
     }
 
     impl HttpConnector for Recorder {
         fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-            let owner = request.headers().get("x-amz-expected-bucket-owner").map(str::to_string);
+            let header = |name: &str| request.headers().get(name).map(str::to_string);
+            let owner = header("x-amz-expected-bucket-owner");
+            let (checksum, checksum_mode) = (header("x-amz-checksum-sha256"), header("x-amz-checksum-mode"));
             let (method, uri) = (request.method().to_string(), request.uri().to_string());
             let (status, body) = match method.as_str() {
                 "HEAD" if uri.contains("/b/lambda/") => (404, ""),
@@ -169,13 +195,13 @@ mod tests {
                 "POST" => (200, "<DeleteResult></DeleteResult>"),
                 _ => (200, ""),
             };
-            self.0.lock().unwrap().push(Seen { method, uri, owner });
+            self.0.lock().unwrap().push(Seen { method, uri, owner, checksum, checksum_mode });
             HttpConnectorFuture::ready(Ok(HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body))))
         }
     }
 
     #[tokio::test]
-    async fn every_call_names_the_expected_bucket_owner() {
+    async fn every_call_names_the_expected_bucket_owner_and_code_travels_with_its_sha256() {
         let recorder = Recorder::default();
         let connector = recorder.clone();
         let config = aws_sdk_s3::Config::builder()
@@ -188,7 +214,8 @@ mod tests {
             .build();
         let s3 = S3 { client: Client::from_conf(config), expected_owner: "111122223333".into() };
 
-        assert!(s3.upload_if_missing("b", "lambda/new.zip", b"zip".to_vec()).await.unwrap());
+        assert_eq!(s3.head("b", "lambda/new.zip").await.unwrap(), None);
+        s3.put("b", "lambda/new.zip", b"zip".to_vec(), ZIP_SHA256).await.unwrap();
         assert!(s3.bucket_exists("b").await.unwrap());
         assert_eq!(s3.empty("b").await.unwrap(), 2);
         assert_eq!(s3.delete_objects_except("b", "lambda/", &["lambda/kept.zip".into()]).await.unwrap(), 1);
@@ -200,5 +227,10 @@ mod tests {
             assert_eq!(seen.owner.as_deref(), Some("111122223333"), "{} {}", seen.method, seen.uri);
         }
         assert!(requests[5].uri.contains("prefix=lambda%2F"), "{}", requests[5].uri);
+        assert_eq!(requests[0].checksum_mode.as_deref(), Some("ENABLED"), "HeadObject asks for the checksum");
+        assert_eq!(requests[1].checksum.as_deref(), Some(ZIP_SHA256), "PutObject sends the zip's SHA-256");
     }
+
+    /// `printf zip | openssl dgst -sha256 -binary | base64`
+    const ZIP_SHA256: &str = "SnD+mqZDbgLC3qNA+9HjUuTvLYzmylKtJdS5VHH8i/I=";
 }

@@ -127,8 +127,9 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
             "lambda:UpdateFunctionConfiguration",
             // Handing the execution role to the function.
             "iam:PassRole",
-            // Lambda reads the code zip from the artifact bucket as the caller.
+            // Lambda reads the code zip from the artifact bucket as the caller, by version.
             "s3:GetObject",
+            "s3:GetObjectVersion",
         ],
     ),
     ("AWS::Lambda::Permission", &["lambda:AddPermission", "lambda:RemovePermission"]),

@@ -32,7 +32,7 @@ pub async fn run(cli: Cli, out: &Reporter) -> Result<Outcome> {
         Command::SmokeTest(args) => smoke_test::run(global, out, args).await,
         Command::Teardown => teardown::run(global, out).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(out, file),
-        Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, out, file, *force),
+        Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, out, file, *force).await,
         Command::Scp(ScpCommand::Show(args)) => scp::show(global, out, args).await,
         Command::Scp(ScpCommand::Check(args)) => scp::check(global, out, args).await,
         Command::Credentials(args) => credentials::run(global, out, args).await,

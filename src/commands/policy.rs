@@ -1,16 +1,21 @@
 //! `sentinel-tvm policy validate FILE`: the Lambda's own parser over a policy file; and
-//! `policy init [FILE]`: a commented starter policy from the saved settings. No AWS.
+//! `policy init [FILE]`: a commented starter policy from the saved settings, admitting the saved
+//! invokers. No AWS, except `iam:GetUser` for the path of each saved invoker user (a user's ARN
+//! has it, and only IAM knows it).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+use crate::aws::{Connection, sdk_config};
 use crate::cli::GlobalArgs;
+use crate::commands::steps::starter;
 use crate::config::{self, EnvironmentConfig};
-use crate::deploy::policy;
+use crate::deploy::policy::{self, Admitted};
 use crate::error::{Fixable, Outcome};
-use crate::settings::Sources;
+use crate::names::partition_of_region;
+use crate::settings::{Invokers, Selection, Sources};
 use crate::ui::output::Reporter;
 use crate::ui::wizard::DEFAULT_ENV;
 
@@ -23,8 +28,9 @@ pub fn validate(out: &Reporter, file: &Path) -> Result<Outcome> {
 }
 
 /// Writes the starter for the environment (`--env`, SENTINEL_TVM_ENV, the config file's only
-/// one, else `main`), granting its saved protected profiles to its saved account.
-pub fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool) -> Result<Outcome> {
+/// one, else `main`), granting its saved protected profiles to its saved invokers (and to
+/// nobody without any, or before the first install saved its account).
+pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool) -> Result<Outcome> {
     if file.exists() && !force {
         bail!(Fixable::new(
             format!("`{}` already exists", file.display()),
@@ -49,7 +55,15 @@ pub fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool) -> Re
         .flatten()
         .map(|entry| format!("{env}-{}", entry.split_once('=').map_or(entry.as_str(), |(name, _)| name)))
         .collect();
-    let text = policy::commented_starter(&env, saved.expected_account.as_deref(), &profiles);
+    let account = saved.expected_account.as_deref();
+    let admitted = saved_invokers(&selection, &saved, account).await?;
+    if let Some(account) = account {
+        let partition = saved_partition(&selection, &saved);
+        for warning in admitted.group_warnings(partition, account) {
+            out.warn(&warning);
+        }
+    }
+    let text = policy::commented_starter(&env, account, &profiles, &admitted);
     std::fs::write(file, &text).with_context(|| format!("cannot write `{}`", file.display()))?;
     let active = policy::validate_text(&text)?.rules.len();
     out.json(json!({"type": "result", "command": "policy init", "outcome": "written", "file": file, "env": env, "active_rules": active}));
@@ -59,4 +73,42 @@ pub fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool) -> Re
         if active == 1 { "" } else { "s" }
     ));
     Ok(Outcome::Success)
+}
+
+/// The saved invokers as the starter names them in the saved account (none without one).
+async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, account: Option<&str>) -> Result<Admitted> {
+    let invokers = Invokers {
+        roles: saved.invoker_roles.clone().unwrap_or_default(),
+        users: saved.invoker_users.clone().unwrap_or_default(),
+        groups: saved.invoker_groups.clone().unwrap_or_default(),
+    };
+    let Some(account) = account else {
+        return Ok(Admitted { groups: invokers.groups, ..Admitted::default() });
+    };
+    // Only users need AWS (their paths): roles and groups are named without a call.
+    let sdk = if invokers.users.is_empty() {
+        aws_config::SdkConfig::builder().build()
+    } else {
+        let connection = Connection {
+            profile: selection.profile.clone().or_else(|| saved.profile.clone()),
+            region: selection.region.clone().or_else(|| saved.region.clone()),
+            endpoint_url: selection.endpoint_url.clone().filter(|u| !u.trim().is_empty()),
+        };
+        sdk_config(&connection).await?
+    };
+    starter::admitted(&sdk, saved_partition(selection, saved), account, &invokers).await.map_err(|error| {
+        if error.is::<Fixable>() {
+            return error;
+        }
+        Fixable::new(
+            format!("cannot read the saved invoker users' paths (iam:GetUser): {error:#}"),
+            format!("run it with credentials for account {account} (`--aws-profile`), or leave the users out of `invoker_users` and write their rule by hand"),
+        )
+        .into()
+    })
+}
+
+/// The saved environment's partition, from its region (no ARN is at hand).
+fn saved_partition(selection: &Selection, saved: &EnvironmentConfig) -> &'static str {
+    selection.region.as_deref().or(saved.region.as_deref()).map_or("aws", partition_of_region)
 }

@@ -15,9 +15,10 @@ use crate::aws::residue::{Leftover, Residue};
 use crate::cli::GlobalArgs;
 use crate::commands::steps::scp::remove_for_teardown;
 use crate::commands::steps::session::{Session, environment_stacks};
+use crate::commands::steps::smoke_client::{ClientUser, client_user};
 use crate::config::EnvironmentConfig;
 use crate::deploy::model::Deployed;
-use crate::deploy::stacks::{Part, TAG_ENV};
+use crate::deploy::stacks::Part;
 use crate::error::Outcome;
 use crate::names::client_user_name;
 use crate::ui::output::Reporter;
@@ -49,10 +50,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
 
 /// The smoke test's temporary client user, when one tagged for `env` is there.
 async fn smoke_client_user(iam: &aws_sdk_iam::Client, env: &str) -> Result<Option<String>> {
-    let name = client_user_name(env);
-    let user = iam::get_user(iam, &name).await?;
-    let ours = user.is_some_and(|user| user.tags().iter().any(|tag| tag.key() == TAG_ENV && tag.value() == env));
-    Ok(ours.then_some(name))
+    Ok((client_user(iam, env).await? == ClientUser::Ours).then(|| client_user_name(env)))
 }
 
 /// Deletes the log group the Lambda made outside its stack, then lists everything still named

@@ -1,6 +1,12 @@
 //! The Lambda's code: built with cargo-lambda for the chosen architecture (or taken from
 //! `--lambda-zip`), checked to hold a `bootstrap` for that architecture, and named by the
 //! SHA-256 of what it holds, so CloudFormation sees a code change exactly when the code changed.
+//!
+//! In the bucket, a name is not trusted (threat model T4: anyone with `s3:PutObject` there could
+//! have written over it). The zip is uploaded with its SHA-256 (`ChecksumSHA256`, which S3
+//! verifies), an object already there is trusted only when S3 reports that same checksum
+//! (`is_trusted`), and the function is pinned to the object version the installer uploaded or
+//! checked (the api stack's `ArtifactVersion`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -8,6 +14,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use crate::config::Architecture;
+use crate::deploy::model::StoredObject;
 use crate::error::Fixable;
 
 /// Where the Lambda's source was when this binary was built.
@@ -18,6 +25,8 @@ pub struct Artifact {
     pub bytes: Vec<u8>,
     /// Of the files inside, not of the zip (see `content_sha256`).
     pub sha256: String,
+    /// Base64 of the SHA-256 of the zip itself, as S3's `ChecksumSHA256` spells it.
+    pub checksum_sha256: String,
     pub path: PathBuf,
 }
 
@@ -26,6 +35,30 @@ impl Artifact {
     pub fn key(&self) -> String {
         format!("lambda/{}.zip", self.sha256)
     }
+
+    /// Whether `stored` (the latest version under `key()`) is exactly this zip: S3 holds its
+    /// SHA-256 and it is this one. An object without a checksum, or with another, is replaced.
+    pub fn is_trusted(&self, stored: Option<&StoredObject>) -> bool {
+        stored.and_then(|object| object.checksum_sha256.as_deref()) == Some(self.checksum_sha256.as_str())
+    }
+}
+
+/// Base64 (standard, padded) of the raw SHA-256 digest of `bytes`: S3's `ChecksumSHA256`.
+pub fn checksum_sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let url = sentinel_tvm_lambda::proof::base64url_encode(&Sha256::digest(bytes));
+    let mut text: String = url
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !text.len().is_multiple_of(4) {
+        text.push('=');
+    }
+    text
 }
 
 /// Reads a zip and checks it holds a `bootstrap` built for `architecture`.
@@ -53,7 +86,12 @@ pub fn load(path: &Path, architecture: Architecture) -> Result<Artifact> {
             format!("pass `--architecture {}`, or build the zip for {}", machine.as_str(), architecture.as_str())
         ));
     }
-    Ok(Artifact { sha256: content_sha256(&entries), bytes, path: path.to_path_buf() })
+    Ok(Artifact {
+        sha256: content_sha256(&entries),
+        checksum_sha256: checksum_sha256(&bytes),
+        bytes,
+        path: path.to_path_buf(),
+    })
 }
 
 /// The cargo-lambda command that builds the TVM for `architecture` into `lambda_dir`.
@@ -300,6 +338,36 @@ mod tests {
         other_code[100] ^= 1;
         assert_ne!(key(&stored), key(&zip_with("bootstrap", &other_code, false)));
         assert_ne!(key(&stored), key(&zip_with("bootstrapx", &elf(62), false)));
+    }
+
+    #[test]
+    fn the_s3_checksum_is_base64_of_the_raw_sha256() {
+        // `printf '' | openssl dgst -sha256 -binary | base64`, and of `abc` (FIPS 180-2).
+        assert_eq!(checksum_sha256(b""), "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        assert_eq!(checksum_sha256(b"abc"), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+    }
+
+    #[test]
+    fn only_an_object_with_this_zips_checksum_is_trusted() {
+        let artifact = Artifact {
+            bytes: b"zip".to_vec(),
+            sha256: "0".repeat(64),
+            checksum_sha256: checksum_sha256(b"zip"),
+            path: PathBuf::from("z.zip"),
+        };
+        let stored = |checksum: Option<&str>| StoredObject {
+            version_id: Some("v1".into()),
+            checksum_sha256: checksum.map(str::to_string),
+        };
+        for (object, trusted) in [
+            (None, false),
+            (Some(stored(None)), false),
+            (Some(stored(Some(&checksum_sha256(b"other")))), false),
+            (Some(stored(Some(""))), false),
+            (Some(stored(Some(&checksum_sha256(b"zip")))), true),
+        ] {
+            assert_eq!(artifact.is_trusted(object.as_ref()), trusted, "{object:?}");
+        }
     }
 
     #[test]

@@ -188,6 +188,8 @@ pub struct Inputs<'a> {
     pub policy_text: &'a str,
     /// `lambda/<sha256>.zip`, once the code is uploaded.
     pub artifact_key: Option<&'a str>,
+    /// The S3 version of that key the installer uploaded or checked (`deploy::artifact`).
+    pub artifact_version: Option<&'a str>,
     /// The SCP document (`crate::scp::document::document`), once the stacks it names are deployed.
     pub scp_document: Option<&'a str>,
     /// Outputs of the stacks this part depends on.
@@ -200,6 +202,10 @@ pub struct Inputs<'a> {
 pub struct MissingInput {
     pub part: String,
     pub output: String,
+}
+
+fn artifact_version_missing() -> MissingInput {
+    MissingInput { part: "artifact".into(), output: "the S3 version of the code zip".into() }
 }
 
 impl Inputs<'_> {
@@ -237,6 +243,7 @@ impl Inputs<'_> {
                     ("Architecture", d.architecture.as_str().to_string()),
                     ("ArtifactBucket", self.output(Part::Artifacts, "BucketName")?),
                     ("ArtifactKey", artifact_key.to_string()),
+                    ("ArtifactVersion", self.artifact_version.ok_or_else(artifact_version_missing)?.to_string()),
                     ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
                     ("PolicyParameterName", self.output(Part::Policy, "ParameterName")?),
                     ("RolePrefix", d.role_prefix.clone()),
@@ -359,6 +366,7 @@ mod tests {
             partition: "aws",
             policy_text: "x",
             artifact_key: Some("lambda/x.zip"),
+            artifact_version: Some("v1"),
             scp_document: Some("{}"),
             outputs,
         }
@@ -433,10 +441,24 @@ mod tests {
     }
 
     #[test]
+    fn the_function_runs_the_code_version_the_installer_checked() {
+        let template = Part::Api.template();
+        assert!(template.contains("        S3ObjectVersion: !Ref ArtifactVersion\n"), "{template}");
+        let deploy = deploy(EnvironmentConfig::default());
+        let outputs = all_outputs();
+        let pinned =
+            Inputs { artifact_version: Some("3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"), ..inputs(&deploy, &outputs) };
+        assert_eq!(pinned.parameters(&Part::Api).unwrap()["ArtifactVersion"], "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+        let unpinned = Inputs { artifact_version: None, ..inputs(&deploy, &outputs) };
+        assert!(unpinned.parameters(&Part::Api).is_err(), "no api stack without a pinned version");
+    }
+
+    #[test]
     fn a_parameter_from_a_missing_stack_is_named() {
         let deploy = deploy(EnvironmentConfig::default());
         let outputs = Outputs::new();
-        let inputs = Inputs { policy_text: "", artifact_key: None, ..inputs(&deploy, &outputs) };
+        let inputs =
+            Inputs { policy_text: "", artifact_key: None, artifact_version: None, ..inputs(&deploy, &outputs) };
         assert_eq!(
             inputs.parameters(&Part::ProtectedRole("smoke".into())).unwrap_err().to_string(),
             "stack part `execution-role` has no output `RoleArn` yet"

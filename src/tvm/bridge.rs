@@ -8,8 +8,11 @@
 //! What protects it: it listens on 127.0.0.1 only, never another address, and answers only a
 //! request whose `Authorization` header is the random token handed to the command (compared in
 //! constant time). One request per connection; a request head is capped at 8 KiB and 5 s.
-//! Credentials are cached, and fetched again when fewer than 5 minutes remain; concurrent requests
-//! share one fetch.
+//! Credentials are cached, and fetched again min(15 minutes, half their lifetime) before they
+//! expire, at most once per 10 s. A fetch runs in a task of its own, bounded by one timeout
+//! (and each answer's body by 64 KiB, `tvm::http`): the cache's lock is never held across it, so
+//! while credentials that are still valid are renewed, every request is answered at once with
+//! them; requests that have nothing valid to get wait for the one fetch under way.
 //!
 //! Which credentials the command's SDK uses. Every SDK walks a chain and takes the first source
 //! that has credentials: environment keys → the profile files (`~/.aws/credentials`, and
@@ -31,21 +34,27 @@
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Mutex;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::tvm::wire::Vended;
 
 /// The only path the bridge serves.
 pub const CREDENTIALS_PATH: &str = "/credentials";
-/// Fetch again when fewer seconds than this remain.
-pub const REFRESH_BEFORE_SECONDS: i64 = 300;
+/// Fetch again at the latest this many seconds before expiry (earlier for short-lived
+/// credentials: half their lifetime).
+pub const REFRESH_BEFORE_SECONDS: i64 = 15 * 60;
+/// At most one fetch starts within this long, whatever it answered.
+pub const MIN_FETCH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long one fetch from the source (the TVM, with its retries) may take in all.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most a request head (request line and headers) may be.
 pub const HEAD_LIMIT: usize = 8 * 1024;
 /// How long a client may take to send its request head.
@@ -173,10 +182,35 @@ pub fn route(request: &Request, token: &str) -> Route {
     }
 }
 
-/// Whether to ask the source before answering: nothing cached, an expiration that does not
-/// parse, or fewer than `REFRESH_BEFORE_SECONDS` left.
-pub fn needs_refresh(cached: Option<&Vended>, now_unix: i64) -> bool {
-    cached.and_then(|vended| vended.seconds_left(now_unix)).is_none_or(|left| left < REFRESH_BEFORE_SECONDS)
+/// Credentials in the cache: what the source gave, and when (seconds since 1970).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub vended: Vended,
+    pub received_unix: i64,
+}
+
+/// How long before expiry credentials that lasted `lifetime` seconds are fetched again:
+/// min(`REFRESH_BEFORE_SECONDS`, half the lifetime).
+pub fn refresh_margin(lifetime: i64) -> i64 {
+    (lifetime / 2).clamp(0, REFRESH_BEFORE_SECONDS)
+}
+
+/// Whether the source should be asked again: nothing cached, an expiration that does not parse,
+/// or less than `refresh_margin` of the credentials' lifetime left.
+pub fn needs_refresh(cached: Option<&Held>, now_unix: i64) -> bool {
+    let Some(held) = cached else { return true };
+    let Some(left) = held.vended.seconds_left(now_unix) else { return true };
+    left < refresh_margin(left + (now_unix - held.received_unix))
+}
+
+/// Whether a fetch may start `now`: none started within `MIN_FETCH_INTERVAL`.
+pub fn may_fetch(last_started: Option<Instant>, now: Instant) -> bool {
+    last_started.is_none_or(|started| now.saturating_duration_since(started) >= MIN_FETCH_INTERVAL)
+}
+
+/// The cached credentials while they are still valid.
+fn still_valid(cached: Option<&Held>, now_unix: i64) -> Option<&Vended> {
+    cached.map(|held| &held.vended).filter(|vended| vended.seconds_left(now_unix).is_some_and(|left| left > 0))
 }
 
 impl Response {
@@ -311,18 +345,43 @@ pub struct Bridge {
 struct Shared<S> {
     source: S,
     token: String,
-    cache: Mutex<Option<Vended>>,
+    /// Locked only to read or write it, never across an await.
+    cache: Mutex<Cache>,
+}
+
+/// What one fetch ends with; `None` while it runs.
+type Fetched = Option<Result<Vended, Failure>>;
+
+#[derive(Default)]
+struct Cache {
+    held: Option<Held>,
+    /// The fetch under way, for requests that have nothing valid to answer with.
+    fetching: Option<watch::Receiver<Fetched>>,
+    last_started: Option<Instant>,
+    last_failure: Option<Failure>,
+}
+
+impl<S> Shared<S> {
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        // Nothing panics while holding it; if something did, the data is still whole.
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Bridge {
     /// Listens on 127.0.0.1, on a port the system picks; `first` seeds the cache.
     pub async fn start<S: Source>(source: S, first: Option<Vended>) -> Result<Bridge> {
+        Self::start_with(source, first.map(|vended| Held { vended, received_unix: now_unix() })).await
+    }
+
+    async fn start_with<S: Source>(source: S, first: Option<Held>) -> Result<Bridge> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .context("cannot open the credentials bridge on 127.0.0.1")?;
         let addr = listener.local_addr().context("the credentials bridge has no address")?;
         let token = new_token()?;
-        let shared = Arc::new(Shared { source, token: token.clone(), cache: Mutex::new(first) });
+        let cache = Mutex::new(Cache { held: first, ..Cache::default() });
+        let shared = Arc::new(Shared { source, token: token.clone(), cache });
         Ok(Bridge { addr, token, task: tokio::spawn(accept(listener, shared)) })
     }
 
@@ -397,19 +456,58 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, Response> {
     }
 }
 
-/// The cached credentials, fetched again first when due; one fetch at a time.
-async fn credentials<S: Source>(shared: &Shared<S>) -> Response {
-    let mut cache = shared.cache.lock().await;
-    if needs_refresh(cache.as_ref(), now_unix()) {
-        match shared.source.vend().await {
-            Ok(vended) => *cache = Some(vended),
-            // The source says why (`commands::exec`); the SDK gets the TVM's words as a 502.
-            Err(failure) => return Response::failure(&failure),
+/// The cached credentials while valid (a renewal that is due starts in the background); else
+/// what the one fetch under way brings; else the last failure, until another fetch may start.
+async fn credentials<S: Source>(shared: &Arc<Shared<S>>) -> Response {
+    let (valid, fetching, failure) = {
+        let mut cache = shared.cache();
+        let now = now_unix();
+        if needs_refresh(cache.held.as_ref(), now)
+            && cache.fetching.is_none()
+            && may_fetch(cache.last_started, Instant::now())
+        {
+            cache.last_started = Some(Instant::now());
+            cache.fetching = Some(start_fetch(shared.clone()));
         }
+        (still_valid(cache.held.as_ref(), now).cloned(), cache.fetching.clone(), cache.last_failure.clone())
+    };
+    if let Some(vended) = valid {
+        return Response::credentials(&vended);
     }
-    cache
-        .as_ref()
-        .map_or_else(|| Response::failure(&Failure::Unavailable("no credentials".into())), Response::credentials)
+    let fetched = match fetching {
+        Some(mut fetching) => fetching.wait_for(Option::is_some).await.ok().and_then(|done| done.clone()),
+        None => None,
+    };
+    match fetched {
+        Some(Ok(vended)) => Response::credentials(&vended),
+        Some(Err(failure)) => Response::failure(&failure),
+        None => Response::failure(&failure.unwrap_or_else(|| Failure::Unavailable("no credentials".into()))),
+    }
+}
+
+/// Asks the source in a task of its own, bounded by `FETCH_TIMEOUT`; the result goes into the
+/// cache and to every request waiting on the returned receiver.
+fn start_fetch<S: Source>(shared: Arc<Shared<S>>) -> watch::Receiver<Fetched> {
+    let (done, receiver) = watch::channel(None);
+    tokio::spawn(async move {
+        let result = tokio::time::timeout(FETCH_TIMEOUT, shared.source.vend()).await.unwrap_or_else(|_| {
+            Err(Failure::Unavailable(format!("the TVM did not answer within {} s", FETCH_TIMEOUT.as_secs())))
+        });
+        {
+            let mut cache = shared.cache();
+            cache.fetching = None;
+            match &result {
+                Ok(vended) => {
+                    cache.held = Some(Held { vended: vended.clone(), received_unix: now_unix() });
+                    cache.last_failure = None;
+                }
+                // The source says why (`commands::exec`); the SDK gets the TVM's words as a 502.
+                Err(failure) => cache.last_failure = Some(failure.clone()),
+            }
+        }
+        let _ = done.send(Some(result));
+    });
+    receiver
 }
 
 fn now_unix() -> i64 {
@@ -499,19 +597,36 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_fetched_again_five_minutes_before_they_expire() {
+    fn credentials_are_fetched_again_fifteen_minutes_or_half_their_lifetime_before_they_expire() {
         use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
-        let now = DateTime::from_str("2026-11-23T16:00:00Z", DateTimeFormat::DateTime).unwrap().secs();
+        let at = |time: &str| DateTime::from_str(time, DateTimeFormat::DateTime).unwrap().secs();
+        let now = at("2026-11-23T16:00:00Z");
+        let held = |expiration: &str, received: &str| Held { vended: vended(expiration), received_unix: at(received) };
         for (cached, refresh) in [
             (None, true),
-            (Some("2026-11-23T17:00:00Z"), false),
-            (Some("2026-11-23T16:05:01Z"), false),
-            (Some("2026-11-23T16:05:00Z"), false),
-            (Some("2026-11-23T16:04:59Z"), true),
-            (Some("2026-11-23T15:00:00Z"), true),
-            (Some("soon"), true),
+            // an hour's credentials: fifteen minutes before
+            (Some(held("2026-11-23T17:00:00Z", "2026-11-23T16:00:00Z")), false),
+            (Some(held("2026-11-23T16:15:00Z", "2026-11-23T15:15:00Z")), false),
+            (Some(held("2026-11-23T16:14:59Z", "2026-11-23T15:14:59Z")), true),
+            (Some(held("2026-11-23T16:10:00Z", "2026-11-23T15:10:00Z")), true),
+            // fifteen minutes' credentials: half their lifetime, 7.5 minutes, before
+            (Some(held("2026-11-23T16:08:00Z", "2026-11-23T15:53:00Z")), false),
+            (Some(held("2026-11-23T16:07:30Z", "2026-11-23T15:52:30Z")), false),
+            (Some(held("2026-11-23T16:07:29Z", "2026-11-23T15:52:29Z")), true),
+            (Some(held("2026-11-23T15:00:00Z", "2026-11-23T14:00:00Z")), true),
+            (Some(held("soon", "2026-11-23T15:59:00Z")), true),
         ] {
-            assert_eq!(needs_refresh(cached.map(vended).as_ref(), now), refresh, "{cached:?}");
+            assert_eq!(needs_refresh(cached.as_ref(), now), refresh, "{cached:?}");
+        }
+        assert_eq!((refresh_margin(3600), refresh_margin(900), refresh_margin(-5)), (900, 450, 0));
+    }
+
+    #[test]
+    fn at_most_one_fetch_starts_in_ten_seconds() {
+        let now = Instant::now();
+        let ago = |seconds: u64| now.checked_sub(Duration::from_secs(seconds));
+        for (last_started, may) in [(None, true), (ago(0), false), (ago(9), false), (ago(10), true), (ago(600), true)] {
+            assert_eq!(may_fetch(last_started, now), may, "{last_started:?}");
         }
     }
 
@@ -680,6 +795,48 @@ mod tests {
             }
             None => eprintln!("note: this machine has no non-loopback address to probe the bridge from"),
         }
+    }
+
+    /// Threat model T14: a renewal that is due while the cached credentials are still valid runs
+    /// beside the requests, never in front of them. Before, the cache's lock was held across the
+    /// TVM call, so every request (and the command's SDK, which gives up on a slow bridge) waited
+    /// for the TVM.
+    #[tokio::test]
+    async fn renewing_never_keeps_a_request_waiting_for_the_tvm_while_credentials_are_valid() {
+        let fake = Arc::new(Fake { calls: AtomicUsize::new(0), delay: Duration::from_secs(2), failure: None });
+        // Valid for ten more minutes of an hour: due (fifteen minutes before), not expired.
+        let mut old = vended(&rfc3339(now_unix() + 600));
+        old.access_key_id = "ASIAOLD".into();
+        let held = Held { vended: old, received_unix: now_unix() - 3000 };
+        let bridge = Bridge::start_with(fake.clone(), Some(held)).await.unwrap();
+        let request = get(Some(bridge.token()));
+
+        for _ in 0..3 {
+            let started = Instant::now();
+            let (status, body) = ask(bridge.addr(), &request).await;
+            assert!(started.elapsed() < Duration::from_millis(500), "waited {:?}", started.elapsed());
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("ASIAOLD"), "the cached credentials, at once: {body}");
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (status, body) = ask(bridge.addr(), &request).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("ASIAEXAMPLE"), "the renewed credentials: {body}");
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1, "one renewal for all four requests");
+    }
+
+    /// A TVM that keeps failing is asked at most once per 10 s, however often the SDK asks.
+    #[tokio::test]
+    async fn a_failing_tvm_is_asked_at_most_once_in_ten_seconds() {
+        let failure = Some(Failure::Unavailable("cannot reach the TVM".into()));
+        let fake = Arc::new(Fake { calls: AtomicUsize::new(0), delay: Duration::ZERO, failure });
+        let bridge = Bridge::start(fake.clone(), Some(vended("2020-01-01T00:00:00Z"))).await.unwrap();
+        for _ in 0..4 {
+            let (status, body) = ask(bridge.addr(), &get(Some(bridge.token()))).await;
+            assert_eq!(status, 502, "{body}");
+            assert!(body.contains("cannot reach the TVM"), "{body}");
+        }
+        assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -20,8 +20,10 @@ use crate::error::Fixable;
 use crate::names::is_loopback_host;
 use crate::tvm::proof::{self, PROOF_HEADER, ProofTarget};
 
-/// How long one request may take.
+/// How long one whole exchange may take: connecting, the answer's head and its body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The most of an answer's body that is read: the TVM's own answers are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const USER_AGENT: &str = concat!("sentinel-tvm/", env!("CARGO_PKG_VERSION"));
 
 /// An answer from the TVM.
@@ -43,6 +45,8 @@ pub struct TvmClient {
     region: String,
     /// Where the caller proofs this client sends are for; `None` sends none.
     proof: Option<ProofTarget>,
+    /// `REQUEST_TIMEOUT`, shorter in tests.
+    timeout: Duration,
 }
 
 impl TvmClient {
@@ -77,7 +81,12 @@ impl TvmClient {
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(Self { http: Client::builder(TokioExecutor::new()).build(https), region, proof: None })
+        Ok(Self {
+            http: Client::builder(TokioExecutor::new()).build(https),
+            region,
+            proof: None,
+            timeout: REQUEST_TIMEOUT,
+        })
     }
 
     pub fn region(&self) -> &str {
@@ -177,14 +186,26 @@ impl TvmClient {
         Ok(request)
     }
 
+    /// One exchange, bounded as a whole by `timeout` (a TVM, or anything posing as one, that
+    /// sends its head and then dribbles the body gets no longer than one that never answers) and
+    /// its body by `MAX_BODY_BYTES`.
     async fn send(&self, request: http::Request<Empty<Bytes>>, url: &str) -> Result<Answer> {
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, self.http.request(request))
+        tokio::time::timeout(self.timeout, self.exchange(request, url))
             .await
-            .map_err(|_| anyhow!("the TVM did not answer within {} s", REQUEST_TIMEOUT.as_secs()))?
-            .with_context(|| format!("cannot reach the TVM at {url}"))?;
+            .map_err(|_| anyhow!("the TVM did not answer within {} s", self.timeout.as_secs_f32()))?
+    }
+
+    async fn exchange(&self, request: http::Request<Empty<Bytes>>, url: &str) -> Result<Answer> {
+        let response = self.http.request(request).await.with_context(|| format!("cannot reach the TVM at {url}"))?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await.context("the TVM's answer broke off")?.to_bytes();
-        Ok(Answer { status, body: String::from_utf8_lossy(&body).into_owned() })
+        let body = Limited::new(response.into_body(), MAX_BODY_BYTES).collect().await.map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                anyhow!("the answer from {url} is larger than {} KiB, which no TVM answer is", MAX_BODY_BYTES / 1024)
+            } else {
+                anyhow!("the TVM's answer broke off: {error}")
+            }
+        })?;
+        Ok(Answer { status, body: String::from_utf8_lossy(&body.to_bytes()).into_owned() })
     }
 }
 
@@ -343,6 +364,61 @@ mod tests {
 
         let refused = client.get_until("http://192.0.2.1/", None, Duration::from_secs(60), |_| true).await;
         assert!(refused.unwrap_err().downcast_ref::<Fixable>().is_some(), "plain http is refused at once");
+    }
+
+    /// Answers every connection with a 200 head, then `body` in `chunks` pieces `pause` apart.
+    fn serve_body(body: Vec<u8>, chunks: usize, pause: Duration) -> u16 {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let body = body.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                        line.clear();
+                    }
+                    let head =
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                    let _ = (&stream).write_all(head.as_bytes());
+                    for piece in body.chunks(body.len().div_ceil(chunks.max(1)).max(1)) {
+                        if (&stream).write_all(piece).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(pause);
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    /// Threat model T14: `exec`'s bridge waits on this exchange, so a body that never ends, or
+    /// never stops, must not hold it. Without the bound, the slow answer takes 40 s and the big
+    /// one is read whole.
+    #[tokio::test]
+    async fn the_whole_exchange_is_bounded_in_time_and_size() {
+        let mut client = TvmClient::new("us-east-1".into()).unwrap();
+        client.timeout = Duration::from_secs(1);
+
+        let slow = serve_body(vec![b'x'; 40], 40, Duration::from_secs(1));
+        let started = Instant::now();
+        let answer =
+            tokio::time::timeout(Duration::from_secs(10), client.get(&format!("http://127.0.0.1:{slow}/"), None))
+                .await
+                .expect("the client gives up by itself");
+        assert!(format!("{:#}", answer.unwrap_err()).contains("did not answer within 1 s"));
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+
+        let big = serve_body(vec![b'x'; MAX_BODY_BYTES + 1], 1, Duration::ZERO);
+        let error = client.get(&format!("http://127.0.0.1:{big}/"), None).await.unwrap_err();
+        assert!(format!("{error:#}").contains("larger than 64 KiB"), "{error:#}");
+
+        let fits = serve_body(vec![b'x'; MAX_BODY_BYTES], 4, Duration::ZERO);
+        let answer = client.get(&format!("http://127.0.0.1:{fits}/"), None).await.unwrap();
+        assert_eq!((answer.status, answer.body.len()), (200, MAX_BODY_BYTES));
     }
 
     #[test]

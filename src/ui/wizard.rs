@@ -314,7 +314,14 @@ pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
     let invokers =
         if invokers.is_empty() { "nobody yet (attach the client policy later)".into() } else { invokers.join(", ") };
     text.push_str(&format!("  may call the TVM {invokers}\n"));
-    let policy = d.policy_file.as_ref().map_or("the generated starter policy".into(), |p| p.display().to_string());
+    let names_someone = !(d.invokers.roles.is_empty() && d.invokers.users.is_empty());
+    let policy = match &d.policy_file {
+        Some(path) => path.display().to_string(),
+        None if names_someone => {
+            "the generated starter: the roles and users above (never a group) may have every protected profile, for up to 1 h".into()
+        }
+        None => "the generated starter, which grants no protected profile: no role or user is named to call the TVM, so every request but the smoke test's is denied".into(),
+    };
     text.push_str(&format!("  policy           {policy}\n"));
     text.push_str(&format!("  logs kept        {} days\n", d.log_retention_days));
     text.push_str(&format!("  caller proofs    {}\n", d.identity_proof.as_str()));
@@ -439,8 +446,25 @@ mod tests {
         let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2");
         assert_eq!(
             text,
-            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter policy\n  logs kept        90 days\n  caller proofs    required\n  scp              off\n"
+            "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter: the roles and users above (never a group) may have every protected profile, for up to 1 h\n  logs kept        90 days\n  caller proofs    required\n  scp              off\n"
         );
+    }
+
+    #[test]
+    fn the_summary_says_when_the_starter_grants_nothing() {
+        let selection = settings::Selection { env: Some("main".into()), ..Default::default() };
+        for (groups, file, grants_nothing) in
+            [(None, None, true), (Some(vec!["Admins".into()]), None, true), (None, Some("p.yaml"), false)]
+        {
+            let flags = EnvironmentConfig {
+                protect: Some(vec!["prod".into()]),
+                invoker_groups: groups.clone(),
+                policy_file: file.map(Into::into),
+                ..Default::default()
+            };
+            let text = summary(&settings::Sources::flags_only(&selection, &flags).resolve().unwrap().0, "1", "r");
+            assert_eq!(text.contains("grants no protected profile"), grants_nothing, "{groups:?} {file:?}: {text}");
+        }
     }
 
     #[test]

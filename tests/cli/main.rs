@@ -142,16 +142,31 @@ fn policy_init_writes_a_valid_starter_from_the_saved_settings_and_never_overwrit
     assert_eq!(again.status.code(), Some(2));
     assert!(stderr(&again).contains("already exists") && stderr(&again).contains("--force"), "{}", stderr(&again));
 
-    std::fs::write(
-        dir.join("sentinel-tvm.yaml"),
-        "environments:\n  dev:\n    expected_account: '111122223333'\n    protect: [app, db=arn:aws:iam::aws:policy/ReadOnlyAccess]\n",
-    )
-    .unwrap();
+    // Installed, but nobody named to call it: no rule, and the file says why (T9).
+    let config = "environments:\n  dev:\n    expected_account: '111122223333'\n    region: cn-north-1\n    protect: [app, db=arn:aws:iam::aws:policy/ReadOnlyAccess]\n";
+    std::fs::write(dir.join("sentinel-tvm.yaml"), config).unwrap();
+    let nobody = sentinel_tvm_in(&dir, &["policy", "init", "--force"]);
+    assert_eq!(nobody.status.code(), Some(0), "{}", stderr(&nobody));
+    assert!(stdout(&nobody).contains("`dev` with 0 active rules;"), "{}", stdout(&nobody));
+    let text = std::fs::read_to_string(dir.join("policy.yaml")).unwrap();
+    assert!(text.contains("# No invoker role or user is configured") && !text.contains("accounts:"), "{text}");
+
+    // With invokers: exactly them, by the ARN their calls carry; a group is left out, said why.
+    let invokers = format!("{config}    invoker_roles: [Developers]\n    invoker_groups: [Admins]\n");
+    std::fs::write(dir.join("sentinel-tvm.yaml"), invokers).unwrap();
     let saved = sentinel_tvm_in(&dir, &["policy", "init", "--force"]);
     assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
     let text = std::fs::read_to_string(dir.join("policy.yaml")).unwrap();
-    assert!(text.contains("profiles: [dev-app, dev-db]") && text.contains("accounts: [\"111122223333\"]"), "{text}");
+    assert!(text.contains("profiles: [dev-app, dev-db]"), "{text}");
+    assert!(text.contains("principals: [\"arn:aws-cn:sts::111122223333:assumed-role/Developers/*\"]"), "{text}");
+    assert!(!text.contains("accounts: [") && text.contains("# Group `Admins` is left out"), "{text}");
     assert!(stdout(&saved).contains("`dev` with 1 active rule;"), "{}", stdout(&saved));
+    assert!(
+        stderr(&saved).contains("invoker group `Admins` is left out of the starter policy")
+            && stderr(&saved).contains("arn:aws-cn:iam::111122223333:user/<path>/<member>"),
+        "{}",
+        stderr(&saved)
+    );
 }
 
 #[test]

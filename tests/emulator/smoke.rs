@@ -99,3 +99,48 @@ async fn a_policy_denying_the_smoke_profile_fails_the_positive_check_with_policy
 
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
 }
+
+/// Threat model T14 (and T11's rule: nothing without the environment's tag is touched): a user
+/// that happens to have the client user's name, but not the environment's tag, is someone
+/// else's. `--as-client` refuses to go on and leaves it, keys and all; before, it deleted it.
+#[tokio::test]
+async fn as_client_never_touches_a_same_named_user_without_the_environments_tag() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("u");
+    let dir = Workdir::new(&env);
+    // The function never runs (a header-only zip): only the client check matters here.
+    Install::new(&env, &crate::support::header_only_lambda_zip())
+        .protect("app")
+        .skip_smoke_test()
+        .run(&emulator, &dir)
+        .assert_code(0);
+    let iam = aws_sdk_iam::Client::new(&emulator.config);
+    let user = sentinel_tvm::names::client_user_name(&env);
+    let other = aws_sdk_iam::types::Tag::builder().key("owner").value("someone-else").build().unwrap();
+    iam.create_user().user_name(&user).tags(other).send().await.unwrap();
+    iam.create_access_key().user_name(&user).send().await.unwrap();
+
+    let run =
+        emulator.sentinel_tvm(&dir, &["--env", &env, "--output", "json", "smoke-test", "--as-client", "--wait", "1"]);
+
+    run.assert_code(1);
+    let details = failed_details(&run);
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains(&format!("an IAM user `{user}` exists without the tag `sentinel-tvm:env: {env}`"))),
+        "{details:?}"
+    );
+    assert!(iam.get_user().user_name(&user).send().await.is_ok(), "the user is still there");
+    assert_eq!(iam.list_access_keys().user_name(&user).send().await.unwrap().access_key_metadata().len(), 1);
+    // Teardown leaves it too, and names it as something still named for the environment.
+    let teardown = emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]);
+    teardown.assert_code(1);
+    assert!(teardown.stdout.contains(&format!("IAM user: {user}")), "{}", teardown.stdout);
+    assert!(iam.get_user().user_name(&user).send().await.is_ok(), "teardown left it");
+    let key = iam.list_access_keys().user_name(&user).send().await.unwrap();
+    for key in key.access_key_metadata() {
+        iam.delete_access_key().user_name(&user).access_key_id(key.access_key_id().unwrap()).send().await.unwrap();
+    }
+    iam.delete_user().user_name(&user).send().await.unwrap();
+}

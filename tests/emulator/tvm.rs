@@ -101,3 +101,100 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
     iam.delete_user().user_name(&user_name).send().await.unwrap();
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
 }
+
+/// Threat model T9: the starter policy (no `--policy-file`) admits exactly the configured
+/// invokers. Without any it vends the smoke profile and nothing else, even to the deployer (the
+/// account's root here, who had every profile before); with `--invoker-role R` and
+/// `--invoker-user U` (at a path), a session of R and U get the protected profile, and root
+/// still does not.
+#[tokio::test]
+async fn the_starter_policy_admits_exactly_the_invokers() {
+    let emulator = emulator_or_skip!();
+    let zip = lambda_zip_or_skip!();
+    let env = unique_name("i");
+    let dir = Workdir::new(&env);
+    let root = Credentials::new("test", "test", None, None, "emulator-root");
+    let iam = aws_sdk_iam::Client::new(&emulator.config);
+
+    let install = Install::new(&env, &zip).json().source_identity_off().protect("app").run(&emulator, &dir);
+    install.assert_code(0);
+    assert!(install.stderr.contains("the starter policy grants no protected profile"), "{}", install.stderr);
+    let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;
+    let base = format!("{}/_aws/execute-api/{api_id}/", emulator.endpoint);
+    let client = TvmClient::for_tvm(&base, REGION).unwrap();
+    let app = format!("{base}?profile={env}-app");
+    let smoke = client.get(&format!("{base}?profile={env}-smoke"), Some(&root)).await.unwrap();
+    assert_eq!(smoke.status, 200, "{}", smoke.body);
+    let refused = client.get(&app, Some(&root)).await.unwrap();
+    assert_eq!((refused.status, refused.code().as_deref()), (403, Some("POLICY_DENY")), "{}", refused.body);
+
+    // A role the account may assume, and a user at a path.
+    let role = format!("{env}-invoker");
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#;
+    let role_arn = iam.create_role().role_name(&role).assume_role_policy_document(trust).send().await.unwrap();
+    let role_arn = role_arn.role().unwrap().arn().to_string();
+    let user = format!("{env}-person");
+    iam.create_user().user_name(&user).path("/team/").send().await.unwrap();
+    let key = iam.create_access_key().user_name(&user).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let person = Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "person");
+
+    let upgrade = emulator.sentinel_tvm(
+        &dir,
+        &[
+            "--env",
+            &env,
+            "--yes",
+            "upgrade",
+            "--lambda-zip",
+            &zip,
+            "--skip-smoke-test",
+            "--invoker-role",
+            &role,
+            "--invoker-user",
+            &user,
+        ],
+    );
+    upgrade.assert_code(0);
+    let session = aws_sdk_sts::Client::new(&emulator.config)
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let keys = session.credentials().unwrap();
+    let alice = Credentials::new(
+        keys.access_key_id(),
+        keys.secret_access_key(),
+        Some(keys.session_token().to_string()),
+        None,
+        "alice",
+    );
+    // The Lambda caches the policy for 30 s: the new one may take that long.
+    let patience = std::time::Duration::from_secs(45);
+    for (who, credentials) in [("a session of the invoker role", &alice), ("the invoker user", &person)] {
+        let vended = client.get_until(&app, Some(credentials), patience, |a| a.status == 200).await.unwrap();
+        assert_eq!(vended.status, 200, "{who}: {}", vended.body);
+    }
+    let refused = client.get(&app, Some(&root)).await.unwrap();
+    assert_eq!((refused.status, refused.code().as_deref()), (403, Some("POLICY_DENY")), "{}", refused.body);
+    let smoke = client.get(&format!("{base}?profile={env}-smoke"), Some(&root)).await.unwrap();
+    assert_eq!(smoke.status, 200, "the deployer keeps the smoke profile: {}", smoke.body);
+
+    // `policy init` names the same principals, the user with its path (from iam:GetUser).
+    let init = emulator.sentinel_tvm(&dir, &["--env", &env, "policy", "init"]);
+    init.assert_code(0);
+    let text = std::fs::read_to_string(dir.path.join("policy.yaml")).unwrap();
+    assert!(
+        text.contains(&format!(
+            "principals: [\"arn:aws:sts::000000000000:assumed-role/{role}/*\", \"arn:aws:iam::000000000000:user/team/{user}\"]"
+        )),
+        "{text}"
+    );
+
+    emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+    iam.delete_access_key().user_name(&user).access_key_id(key.access_key_id()).send().await.unwrap();
+    iam.delete_user().user_name(&user).send().await.unwrap();
+    iam.delete_role().role_name(&role).send().await.unwrap();
+}

@@ -65,3 +65,69 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
 
     run(&["teardown"]).assert_code(0);
 }
+
+/// Threat model T4: anyone with `s3:PutObject` on the artifact bucket writes over the code zip's
+/// key. The next deploy does not trust the name: the object's SHA-256 is not the zip's, so the
+/// zip is uploaded again and the function pinned to that upload's version, whether the object
+/// written over it has no SHA-256 (as the SDK uploads by default) or its own.
+#[tokio::test]
+async fn code_written_over_in_the_bucket_is_noticed_replaced_and_the_function_pinned_to_the_upload() {
+    let emulator = emulator_or_skip!();
+    let env = unique_name("a");
+    let dir = Workdir::new(&env);
+    let zip = header_only_lambda_zip();
+    let zip_bytes = std::fs::read(&zip).unwrap();
+    let checksum = sentinel_tvm::deploy::artifact::checksum_sha256(&zip_bytes);
+    let upgrade = || {
+        emulator.sentinel_tvm(
+            &dir,
+            &["--env", &env, "--output", "json", "--yes", "upgrade", "--lambda-zip", &zip, "--skip-smoke-test"],
+        )
+    };
+    let api = Part::Api.stack_name(&env);
+    Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir).assert_code(0);
+    let bucket = emulator.stack_output(&Part::Artifacts.stack_name(&env), "BucketName").await;
+    let key = emulator.stack_parameter(&api, "ArtifactKey").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&emulator.config).force_path_style(true).build(),
+    );
+    let head = |s3: aws_sdk_s3::Client, bucket: String, key: String| async move {
+        let head = s3.head_object().bucket(&bucket).key(&key).checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled);
+        let head = head.send().await.unwrap();
+        (head.version_id().unwrap().to_string(), head.checksum_sha256().map(str::to_string))
+    };
+    let (installed, stored) = head(s3.clone(), bucket.clone(), key.clone()).await;
+    assert_eq!(stored.as_deref(), Some(checksum.as_str()), "uploaded with its SHA-256");
+    assert_eq!(emulator.stack_parameter(&api, "ArtifactVersion").await, installed, "the function is pinned to it");
+
+    // A no-op upgrade trusts the object: nothing is uploaded, nothing changes.
+    let again = upgrade();
+    again.assert_code(0);
+    assert!(!again.stderr.contains("uploaded"), "{}", again.stderr);
+    assert_eq!(again.result()["outcome"], "no-changes");
+
+    let mut pinned = vec![installed];
+    for (attack, expected) in [(None, "has no SHA-256 checksum"), (Some("evil"), "holds other bytes than this zip")] {
+        let put = s3.put_object().bucket(&bucket).key(&key).body(b"evil".to_vec().into());
+        let put = match attack {
+            Some(body) => put.checksum_sha256(sentinel_tvm::deploy::artifact::checksum_sha256(body.as_bytes())),
+            None => put,
+        };
+        let overwritten = put.send().await.unwrap().version_id().unwrap().to_string();
+
+        let replaced = upgrade();
+        replaced.assert_code(0);
+        assert!(replaced.stderr.contains(expected) && replaced.stderr.contains("not trusted"), "{}", replaced.stderr);
+        assert_eq!(replaced.result()["stacks"][&api], "updated", "{}", replaced.stdout);
+        let (latest, stored) = head(s3.clone(), bucket.clone(), key.clone()).await;
+        assert_eq!(stored.as_deref(), Some(checksum.as_str()));
+        let version = emulator.stack_parameter(&api, "ArtifactVersion").await;
+        assert_eq!(version, latest, "pinned to the new upload");
+        assert!(version != overwritten && !pinned.contains(&version), "{version} is a version of its own");
+        let object = s3.get_object().bucket(&bucket).key(&key).version_id(&version).send().await.unwrap();
+        assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), &zip_bytes[..], "the zip itself");
+        pinned.push(version);
+    }
+
+    emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+}

@@ -11,12 +11,14 @@ use futures_util::future::try_join_all;
 use serde_json::json;
 
 use super::session::{Session, environment_stacks};
-use super::{drift, scp};
+use super::{drift, scp, starter};
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
+use crate::deploy::model::StoredObject;
 use crate::deploy::policy;
 use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
+use crate::error::Fixable;
 use crate::tvm::endpoint::tvm_url;
 
 /// What a deploy (or preview) did.
@@ -109,7 +111,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
         session.out.warn(IdentityProof::OFF_WARNING);
     }
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
-    let user = policy::user_policy(env, &identity.account_id, deploy)?;
+    let user = starter::user_policy(session, true).await?;
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
     let mut engine = session.engine(&cfn);
@@ -123,6 +125,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
     let waves = parts.iter().map(Part::wave).max().unwrap_or(0);
     let mut outputs = Outputs::new();
     let mut results = Vec::new();
+    let mut version: Option<String> = None;
     for wave in 0..=waves {
         let inputs = Inputs {
             env,
@@ -131,6 +134,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
             partition: &identity.partition,
             policy_text: &policy_text,
             artifact_key: Some(&key),
+            artifact_version: version.as_deref(),
             scp_document: None,
             outputs: &outputs,
         };
@@ -147,8 +151,8 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
                 results.extend(done);
             }
         }
-        if wave == 0 && mode == Mode::Apply {
-            upload(session, artifact, &outputs).await?;
+        if wave == 0 {
+            version = code_version(session, artifact, &outputs, mode).await?;
         }
     }
     mark_restored(&mut results, &restored, mode);
@@ -270,18 +274,61 @@ fn desired_wave(
     }
 }
 
-async fn upload(session: &Session, artifact: &Artifact, outputs: &Outputs) -> Result<()> {
-    let bucket = outputs
-        .get(&Part::Artifacts)
-        .and_then(|o| o.get("BucketName"))
-        .context("the artifacts stack has no BucketName output")?;
+/// The S3 version of the code the function is pinned to: the object under the artifact's key
+/// when S3 holds this zip's SHA-256 there, else a fresh upload with it (threat model T4: anyone
+/// with `s3:PutObject` on the bucket could have written over the key). A preview uploads
+/// nothing: an object that would be replaced shows as a new version to come. `None` only in a
+/// preview whose bucket does not exist yet.
+async fn code_version(session: &Session, artifact: &Artifact, outputs: &Outputs, mode: Mode) -> Result<Option<String>> {
+    let Some(bucket) = outputs.get(&Part::Artifacts).and_then(|o| o.get("BucketName")) else {
+        if mode == Mode::Preview {
+            return Ok(None);
+        }
+        anyhow::bail!("the artifacts stack has no BucketName output");
+    };
     let key = artifact.key();
-    if session.s3().upload_if_missing(bucket, &key, artifact.bytes.clone()).await? {
-        session.out.note(&format!(
-            "uploaded {} ({} bytes) to s3://{bucket}/{key}",
-            artifact.path.display(),
-            artifact.bytes.len()
+    let s3 = session.s3();
+    let stored = s3.head(bucket, &key).await?;
+    if artifact.is_trusted(stored.as_ref()) {
+        return Ok(Some(pinned(bucket, &key, stored)?));
+    }
+    let replacing = match &stored {
+        None => None,
+        Some(object) if object.checksum_sha256.is_none() => Some("has no SHA-256 checksum"),
+        Some(_) => Some("holds other bytes than this zip (another SHA-256)"),
+    };
+    if mode == Mode::Preview {
+        if let Some(why) = replacing {
+            session.out.warn(&format!(
+                "s3://{bucket}/{key} {why}: `upgrade` would upload the code again and pin the function to that upload"
+            ));
+        }
+        return Ok(Some(PREVIEW_VERSION.into()));
+    }
+    if let Some(why) = replacing {
+        session.out.warn(&format!(
+            "s3://{bucket}/{key} {why}, so it is not trusted: someone wrote over it, or an older sentinel-tvm uploaded it without a checksum. Uploading this zip again and pinning the function to that upload"
         ));
     }
-    Ok(())
+    let uploaded = s3.put(bucket, &key, artifact.bytes.clone(), &artifact.checksum_sha256).await?;
+    session.out.note(&format!(
+        "uploaded {} ({} bytes, SHA-256 {}) to s3://{bucket}/{key}",
+        artifact.path.display(),
+        artifact.bytes.len(),
+        artifact.checksum_sha256
+    ));
+    Ok(Some(pinned(bucket, &key, Some(uploaded))?))
+}
+
+/// What a preview shows as the version of code it would upload.
+const PREVIEW_VERSION: &str = "(a new upload)";
+
+fn pinned(bucket: &str, key: &str, stored: Option<StoredObject>) -> Result<String> {
+    stored.and_then(|object| object.version_id).filter(|v| !v.is_empty() && v != "null").ok_or_else(|| {
+        Fixable::new(
+            format!("S3 reports no version for s3://{bucket}/{key}, so the function cannot be pinned to it"),
+            "turn versioning back on for the bucket (the artifacts stack enables it: `sentinel-tvm upgrade` restores it)",
+        )
+        .into()
+    })
 }

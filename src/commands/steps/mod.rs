@@ -12,4 +12,5 @@ pub mod scp;
 pub mod session;
 pub mod smoke;
 pub mod smoke_client;
+pub mod starter;
 pub mod tvm;

@@ -11,6 +11,7 @@ use aws_config::SdkConfig;
 
 use super::scp::{Org, org_verdicts};
 use super::session::Session;
+use super::starter;
 use crate::aws::iam::role_arn;
 use crate::aws::residue::Residue;
 use crate::aws::simulator::denied_actions;
@@ -36,7 +37,7 @@ pub async fn run(session: &Session, stacks: &[Deployed], lambda_zip: Option<&Pat
         preflight::account(session.settings.deploy.expected_account.as_deref(), &identity.account_id),
         preflight::region(&region),
         permissions(session).await,
-        policy(session),
+        policy(session).await,
         preflight::ownership(session.env(), stacks),
         log_group(session, stacks).await?,
     ];
@@ -133,9 +134,10 @@ async fn organization(session: &Session) -> Vec<Verdict> {
 }
 
 /// The policy as it would be deployed: valid, and small enough.
-fn policy(session: &Session) -> Verdict {
-    let (env, deploy) = (session.env(), &session.settings.deploy);
-    let deployed = policy::user_policy(env, &session.identity.account_id, deploy)
+async fn policy(session: &Session) -> Verdict {
+    let env = session.env();
+    let deployed = starter::user_policy(session, false)
+        .await
         .and_then(|user| policy::for_deploy(env, &user, &session.smoke_principals()));
     match deployed {
         Ok(text) => Verdict::pass("policy", format!("valid, {} of {MAX_POLICY_BYTES} bytes as deployed", text.len())),

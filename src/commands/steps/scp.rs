@@ -86,6 +86,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
         partition: &session.identity.partition,
         policy_text: "",
         artifact_key: None,
+        artifact_version: None,
         scp_document: Some(&document),
         outputs,
     };
