@@ -8,6 +8,7 @@ pub mod errors;
 pub mod iam;
 pub mod identity;
 pub mod lambda;
+pub mod logs;
 pub mod organizations;
 pub mod residue;
 pub mod s3;
