@@ -92,8 +92,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Prove the deployed TVM vends credentials for the smoke profile and refuses what it must.
     SmokeTest(SmokeArgs),
-    /// Delete every stack of the environment and list anything left behind.
-    Teardown,
+    /// Delete every stack of the environment and list anything left behind. The decision log
+    /// and access log are kept (the audit record) unless --delete-logs.
+    Teardown(TeardownArgs),
     /// Work with TVM policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -214,6 +215,14 @@ pub struct SmokeArgs {
     /// Seconds to keep retrying a 403 or 5xx right after a deploy, while IAM settles.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TeardownArgs {
+    /// Also delete the decision log and the API access log, the only record of who received
+    /// which credentials (kept by default: they outlive the stacks).
+    #[arg(long)]
+    pub delete_logs: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,12 +8,13 @@ use aws_config::SdkConfig;
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetType, DeploymentMode, Parameter, Stack, StackResourceDrift, StackResourceDriftStatus, Tag,
+    Capability, ChangeSetType, DeploymentMode, Parameter, ResourceToImport, Stack, StackResourceDrift,
+    StackResourceDriftStatus, Tag,
 };
 
 use super::errors::sdk_error;
 use crate::deploy::model::{
-    ChangeSet, Deployed, DriftDetection, ResourceChange, ResourceDrift, StackEvent, StackRequest,
+    ChangeSet, ChangeSetKind, Deployed, DriftDetection, ResourceChange, ResourceDrift, StackEvent, StackRequest,
 };
 
 #[derive(Debug, Clone)]
@@ -54,8 +55,14 @@ impl CloudFormation {
         Ok(found)
     }
 
-    /// Creates change set `name` turning the stack into `desired`; returns its id.
-    pub async fn create_change_set(&self, desired: &StackRequest<'_>, create: bool, name: &str) -> Result<String> {
+    /// Creates change set `name` turning the stack into `desired` (`kind`: a new stack, an
+    /// update, or a new stack of adopted resources); returns its id.
+    pub async fn create_change_set(
+        &self,
+        desired: &StackRequest<'_>,
+        kind: ChangeSetKind<'_>,
+        name: &str,
+    ) -> Result<String> {
         let parameters = desired
             .parameters
             .iter()
@@ -66,7 +73,12 @@ impl CloudFormation {
             .create_change_set()
             .stack_name(desired.name)
             .change_set_name(name)
-            .change_set_type(if create { ChangeSetType::Create } else { ChangeSetType::Update })
+            .change_set_type(match kind {
+                ChangeSetKind::Create => ChangeSetType::Create,
+                ChangeSetKind::Update => ChangeSetType::Update,
+                ChangeSetKind::Import(_) => ChangeSetType::Import,
+            })
+            .set_resources_to_import(resources_to_import(kind))
             .template_body(desired.template)
             .set_parameters(Some(parameters.collect()))
             .set_tags(Some(tags.collect()))
@@ -224,6 +236,18 @@ impl CloudFormation {
         newest_first.reverse();
         Ok(newest_first)
     }
+}
+
+fn resources_to_import(kind: ChangeSetKind<'_>) -> Option<Vec<ResourceToImport>> {
+    let ChangeSetKind::Import(resources) = kind else { return None };
+    let each = resources.iter().map(|resource| {
+        ResourceToImport::builder()
+            .logical_resource_id(&resource.logical_id)
+            .resource_type(&resource.resource_type)
+            .set_resource_identifier(Some(resource.identifier.clone().into_iter().collect()))
+            .build()
+    });
+    Some(each.collect())
 }
 
 fn deployed(stack: &Stack) -> Deployed {

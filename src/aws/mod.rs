@@ -9,6 +9,7 @@ pub mod iam;
 pub mod iam_role;
 pub mod identity;
 pub mod lambda;
+pub mod logs;
 pub mod organizations;
 pub mod residue;
 pub mod s3;

@@ -5,7 +5,6 @@
 
 use anyhow::Result;
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
 use super::errors::sdk_error;
 use crate::names::Names;
@@ -152,23 +151,12 @@ impl Residue {
     }
 
     pub async fn log_group_exists(&self, name: &str) -> Result<bool> {
-        let output = self
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .send()
-            .await
-            .map_err(|error| sdk_error(error, format_args!("logs:DescribeLogGroups `{name}`")))?;
-        Ok(output.log_groups().iter().any(|group| group.log_group_name() == Some(name)))
+        super::logs::log_group_exists(&self.logs, name).await
     }
 
-    /// Deletes a log group the stacks did not own (one Lambda created before the stack did).
+    /// Deletes a log group (`teardown --delete-logs`).
     pub async fn delete_log_group(&self, name: &str) -> Result<()> {
-        match self.logs.delete_log_group().log_group_name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(error) if error.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(error) => Err(sdk_error(error, format_args!("logs:DeleteLogGroup `{name}`"))),
-        }
+        super::logs::delete_log_group(&self.logs, name).await
     }
 
     async fn parameters(&self, path: &str) -> Result<Vec<String>> {

@@ -200,7 +200,8 @@ pub const INSTALLER_ACTIONS: &[&str] = &[
     "s3:ListBucket",
     "s3:ListBucketVersions",
     "s3:PutObject",
-    // aws::residue: what teardown looks for, and the Lambda log group it removes.
+    // aws::residue and aws::logs: what teardown looks for; the retained log groups an install
+    // adopts and `teardown --delete-logs` deletes.
     "apigateway:GET",
     "iam:ListPolicies",
     "iam:ListRoleTags",

@@ -61,18 +61,19 @@ pub fn ownership(env: &str, stacks: &[Deployed]) -> Verdict {
     }
 }
 
-/// A Lambda log group that outlived its stack (an earlier teardown that could not delete it)
-/// makes the API stack fail to create: `found` is whether it exists while the API stack does not.
-pub fn leftover_log_group(name: &str, found: bool) -> Verdict {
-    if found {
-        Verdict::fail(
-            "log group",
-            format!("{name} is left from an earlier install and would make the API stack fail"),
-            format!("answer yes to delete it, pass --yes, or `aws logs delete-log-group --log-group-name {name}`"),
-        )
-    } else {
-        Verdict::pass("log group", format!("no leftover {name}"))
+/// The log groups an earlier install of the environment kept (`kept`, looked for only while
+/// the API stack does not exist): never in the way, the API stack adopts them.
+pub fn kept_log_groups(api_exists: bool, kept: &[String]) -> Verdict {
+    if api_exists {
+        return Verdict::pass("log groups", "the decision log and access log belong to the existing API stack");
     }
+    if kept.is_empty() {
+        return Verdict::pass("log groups", "none kept from an earlier install; the API stack creates them");
+    }
+    Verdict::pass(
+        "log groups",
+        format!("{} kept from an earlier install; the API stack adopts them (an import change set)", kept.join(", ")),
+    )
 }
 
 #[cfg(test)]
@@ -111,8 +112,9 @@ mod tests {
             (ownership("main", &[]), Status::Pass, "none of `main`"),
             (ownership("main", std::slice::from_ref(&ours)), Status::Pass, "1 of `main` exist"),
             (ownership("main", &[ours.clone(), theirs]), Status::Fail, "sentinel-tvm-main-policy named for"),
-            (leftover_log_group("/aws/lambda/sentinel-tvm-main", true), Status::Fail, "left from an earlier"),
-            (leftover_log_group("/aws/lambda/sentinel-tvm-main", false), Status::Pass, "no leftover"),
+            (kept_log_groups(false, &["/aws/lambda/sentinel-tvm-main".into()]), Status::Pass, "adopts them"),
+            (kept_log_groups(false, &[]), Status::Pass, "none kept"),
+            (kept_log_groups(true, &[]), Status::Pass, "existing API stack"),
         ] {
             assert_eq!(verdict.status, status, "{verdict:?}");
             assert!(verdict.detail.contains(mentions), "{verdict:?} should mention {mentions}");

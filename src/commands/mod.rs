@@ -30,7 +30,7 @@ pub async fn run(cli: Cli, out: &Reporter) -> Result<Outcome> {
         Command::Diff(args) => diff::run(global, out, args).await,
         Command::Status(args) => status::run(global, out, args).await,
         Command::SmokeTest(args) => smoke_test::run(global, out, args).await,
-        Command::Teardown => teardown::run(global, out).await,
+        Command::Teardown(args) => teardown::run(global, out, args).await,
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(out, file),
         Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, out, file, *force).await,
         Command::Scp(ScpCommand::Show(args)) => scp::show(global, out, args).await,

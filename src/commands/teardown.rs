@@ -2,9 +2,14 @@
 //! management account first (`--org-profile`; when that account cannot be reached and the SCP is
 //! enforced, stop: the TVM is not removed while an SCP naming it may exist), delete the smoke
 //! test's client user if an interrupted `smoke-test --as-client` left it, delete the stacks in reverse
-//! dependency order (emptying the artifact bucket of every version first), remove a log group the
-//! Lambda made outside its stack, then list anything still named for the environment. Exit 1 if
-//! anything is left. Stacks and users not tagged for this environment are never touched.
+//! dependency order (emptying the artifact bucket of every version first), then list anything
+//! still named for the environment. Exit 1 if anything is left. Stacks and users not tagged for
+//! this environment are never touched.
+//!
+//! The decision log and the API access log outlive their stack (`DeletionPolicy: Retain`): they
+//! are the only record of who received which credentials (threat model T12). Teardown keeps
+//! them, and lists them as kept, not as residue; `--delete-logs` deletes them, named in the
+//! confirmation and once more as each goes.
 
 use anyhow::Result;
 use futures_util::future::try_join_all;
@@ -12,7 +17,7 @@ use serde_json::json;
 
 use crate::aws::iam;
 use crate::aws::residue::{Leftover, Residue};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, TeardownArgs};
 use crate::commands::steps::scp::remove_for_teardown;
 use crate::commands::steps::session::{Session, environment_stacks};
 use crate::commands::steps::smoke_client::{ClientUser, client_user};
@@ -24,12 +29,21 @@ use crate::names::client_user_name;
 use crate::ui::output::Reporter;
 use crate::ui::prompt::Cancelled;
 
-pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
+pub async fn run(global: &GlobalArgs, out: &Reporter, args: &TeardownArgs) -> Result<Outcome> {
     let session = Session::open(global, out, &EnvironmentConfig::default()).await?;
     let stacks = environment_stacks(&session).await?;
     let iam = aws_sdk_iam::Client::new(&session.sdk);
     let client_user = smoke_client_user(&iam, session.env()).await?;
-    if (!stacks.is_empty() || client_user.is_some()) && !confirmed(&session, &stacks, client_user.as_deref())? {
+    let residue = Residue::new(&session.sdk, session.s3());
+    let mut log_groups = Vec::new();
+    for name in session.names().log_groups() {
+        if residue.log_group_exists(&name).await? {
+            log_groups.push(name);
+        }
+    }
+    let doomed_logs: &[String] = if args.delete_logs { &log_groups } else { &[] };
+    let anything = !stacks.is_empty() || client_user.is_some() || !doomed_logs.is_empty();
+    if anything && !confirmed(&session, &stacks, client_user.as_deref(), &log_groups, args.delete_logs)? {
         session.out.note("teardown cancelled: nothing was deleted");
         session.out.json(json!({"type": "result", "command": "teardown", "outcome": "declined"}));
         return Ok(Outcome::Refused);
@@ -44,8 +58,23 @@ pub async fn run(global: &GlobalArgs, out: &Reporter) -> Result<Outcome> {
             .note(&format!("deleted the IAM user {user}, which an interrupted `smoke-test --as-client` had left"));
     }
     delete_stacks(&session, &stacks).await?;
-    let leftovers = remaining(&session).await?;
-    Ok(report(&session, stacks.len(), &leftovers))
+    if args.delete_logs {
+        // Those of the stack, retained by its deletion, and any it never owned.
+        for name in session.names().log_groups() {
+            if residue.log_group_exists(&name).await? {
+                residue.delete_log_group(&name).await?;
+                session.out.note(&format!("deleted the log group {name} and every record in it (--delete-logs)"));
+            }
+        }
+    }
+    let (leftovers, kept) =
+        kept_apart(remaining(&session, &residue).await?, &session.names().log_groups(), args.delete_logs);
+    Ok(report(&session, stacks.len(), &leftovers, &kept))
+}
+
+/// The audit logs (`log_groups`), unless they were to be deleted, are kept, not left over.
+fn kept_apart(found: Vec<Leftover>, log_groups: &[String], delete_logs: bool) -> (Vec<Leftover>, Vec<Leftover>) {
+    found.into_iter().partition(|l| delete_logs || l.kind != "log group" || !log_groups.contains(&l.name))
 }
 
 /// The smoke test's temporary client user, when one tagged for `env` is there.
@@ -53,19 +82,9 @@ async fn smoke_client_user(iam: &aws_sdk_iam::Client, env: &str) -> Result<Optio
     Ok((client_user(iam, env).await? == ClientUser::Ours).then(|| client_user_name(env)))
 }
 
-/// Deletes the log group the Lambda made outside its stack, then lists everything still named
-/// for the environment, stacks included.
-async fn remaining(session: &Session) -> Result<Vec<Leftover>> {
-    let names = session.names();
-    let residue = Residue::new(&session.sdk, session.s3());
-    let lambda_log_group = names.log_groups()[0].clone();
-    if residue.log_group_exists(&lambda_log_group).await? {
-        residue.delete_log_group(&lambda_log_group).await?;
-        session
-            .out
-            .note(&format!("deleted the log group {lambda_log_group}, which the Lambda had created outside its stack"));
-    }
-    let mut leftovers = residue.leftovers(&names).await?;
+/// Everything still named for the environment, stacks included.
+async fn remaining(session: &Session, residue: &Residue) -> Result<Vec<Leftover>> {
+    let mut leftovers = residue.leftovers(&session.names()).await?;
     let remaining_stacks = environment_stacks(session).await?;
     leftovers.extend(
         remaining_stacks.iter().map(|s| Leftover { kind: "stack", name: format!("{} ({})", s.name, s.status) }),
@@ -73,34 +92,66 @@ async fn remaining(session: &Session) -> Result<Vec<Leftover>> {
     Ok(leftovers)
 }
 
-fn report(session: &Session, deleted_stacks: usize, leftovers: &[Leftover]) -> Outcome {
+fn report(session: &Session, deleted_stacks: usize, leftovers: &[Leftover], kept: &[Leftover]) -> Outcome {
     let env = session.env();
     for leftover in leftovers {
         session.out.json(json!({"type": "leftover", "kind": leftover.kind, "name": leftover.name}));
     }
+    for kept in kept {
+        session.out.json(json!({"type": "kept", "kind": kept.kind, "name": kept.name}));
+    }
     let outcome = if leftovers.is_empty() { "clean" } else { "leftovers" };
-    session
-        .out
-        .json(json!({"type": "result", "command": "teardown", "outcome": outcome, "deleted_stacks": deleted_stacks}));
+    let kept_names: Vec<&str> = kept.iter().map(|k| k.name.as_str()).collect();
+    session.out.json(json!({"type": "result", "command": "teardown", "outcome": outcome, "deleted_stacks": deleted_stacks, "kept": kept_names}));
+    let kept_line = if kept.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "teardown: kept the audit logs {} (who received which credentials; `sentinel-tvm teardown --delete-logs` deletes them)\n",
+            kept_names.join(", ")
+        )
+    };
     if leftovers.is_empty() {
-        session.out.data(&format!("teardown: deleted {deleted_stacks} stacks; nothing named for `{env}` is left\n"));
+        let rest = if kept.is_empty() { "" } else { " but the audit logs" };
+        session.out.data(&format!(
+            "teardown: deleted {deleted_stacks} stacks; nothing named for `{env}` is left{rest}\n{kept_line}"
+        ));
         Outcome::Success
     } else {
         let lines: Vec<String> = leftovers.iter().map(|l| format!("  {}: {}\n", l.kind, l.name)).collect();
-        session.out.data(&format!("teardown: these are still named for `{env}`:\n{}", lines.concat()));
+        session.out.data(&format!("teardown: these are still named for `{env}`:\n{}{kept_line}", lines.concat()));
         Outcome::Refused
     }
 }
 
-fn confirmed(session: &Session, stacks: &[Deployed], client_user: Option<&str>) -> Result<bool> {
+/// Names everything teardown deletes (the log groups too, with `--delete-logs`; else says they
+/// are kept), and has the environment's name typed, unless `--yes`.
+fn confirmed(
+    session: &Session,
+    stacks: &[Deployed],
+    client_user: Option<&str>,
+    log_groups: &[String],
+    delete_logs: bool,
+) -> Result<bool> {
     if session.yes {
         return Ok(true);
     }
     let env = session.env();
     let mut list: Vec<String> = stacks.iter().map(|s| format!("stack {}", s.name)).collect();
     list.extend(client_user.map(|user| format!("IAM user {user}")));
+    if delete_logs {
+        list.extend(
+            log_groups.iter().map(|g| format!("log group {g}, with every record of who received which credentials")),
+        );
+    }
+    let kept = match (delete_logs, log_groups.is_empty()) {
+        (false, false) => {
+            format!("and keeps the audit logs {} (`--delete-logs` deletes them)\n", log_groups.join(", "))
+        }
+        _ => String::new(),
+    };
     session.out.data(&format!(
-        "teardown deletes these in account {}:\n  {}\n",
+        "teardown deletes these in account {}:\n  {}\n{kept}",
         session.identity.account_id,
         list.join("\n  ")
     ));
@@ -136,4 +187,29 @@ async fn delete_stacks(session: &Session, stacks: &[Deployed]) -> Result<()> {
         try_join_all(in_wave.iter().map(|stack| engine.delete_and_wait(&stack.name))).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_logs_are_kept_not_left_over_unless_they_were_to_go() {
+        let groups = ["/aws/lambda/sentinel-tvm-main".to_string(), "/aws/http-api/sentinel-tvm-main".to_string()];
+        let found = || {
+            vec![
+                Leftover { kind: "log group", name: groups[0].clone() },
+                Leftover { kind: "log group", name: groups[1].clone() },
+                Leftover { kind: "log group", name: "/aws/lambda/other".into() },
+                Leftover { kind: "IAM role", name: "/aws/lambda/sentinel-tvm-main".into() },
+            ]
+        };
+        let names = |list: &[Leftover]| list.iter().map(|l| l.name.clone()).collect::<Vec<_>>();
+        let (left, kept) = kept_apart(found(), &groups, false);
+        assert_eq!(names(&kept), groups);
+        assert_eq!(names(&left), ["/aws/lambda/other", "/aws/lambda/sentinel-tvm-main"]);
+        let (left, kept) = kept_apart(found(), &groups, true);
+        assert!(kept.is_empty(), "with --delete-logs a log group still there is residue");
+        assert_eq!(left.len(), 4);
+    }
 }

@@ -34,6 +34,32 @@ pub struct StackRequest<'a> {
     pub revert_drift: bool,
 }
 
+/// What a change set does to its stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeSetKind<'a> {
+    /// A new stack.
+    Create,
+    Update,
+    /// A new stack made of exactly these existing resources, adopted as they are.
+    Import(&'a [ImportResource]),
+}
+
+/// An existing resource an IMPORT change set adopts: which resource of the template it becomes,
+/// and which one it is (its identifier, `LogGroupName` for a log group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub identifier: BTreeMap<String, String>,
+}
+
+impl ImportResource {
+    /// The identifier's values, for messages: the resource's physical name.
+    pub fn physical_name(&self) -> String {
+        self.identifier.values().cloned().collect::<Vec<_>>().join("|")
+    }
+}
+
 /// One resource change of a change set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceChange {

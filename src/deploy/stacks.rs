@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 use crate::config::ScpMode;
-use crate::deploy::model::StackRequest;
-use crate::names::stack_prefix;
+use crate::deploy::model::{ImportResource, StackRequest};
+use crate::names::{Names, stack_prefix};
 use crate::settings::Deploy;
 
 /// Every template in `stacks/`, by file name. A template not listed here is never deployed; a
@@ -124,6 +124,9 @@ pub struct DesiredStack {
     pub template_sha256: String,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Resources it retains that exist already (`retained`, found by the deploy): when the
+    /// stack is created, it adopts them first (an import change set), as they are.
+    pub adopt: Vec<ImportResource>,
 }
 
 impl DesiredStack {
@@ -146,8 +149,79 @@ impl DesiredStack {
             (TAG_VERSION.to_string(), env!("CARGO_PKG_VERSION").to_string()),
             (TAG_TEMPLATE_SHA256.to_string(), template_sha256.clone()),
         ]);
-        Self { name: part.stack_name(env), part, template, template_sha256, parameters, tags }
+        Self { name: part.stack_name(env), part, template, template_sha256, parameters, tags, adopt: Vec::new() }
     }
+}
+
+/// The resources `part`'s template keeps when its stack is deleted (`DeletionPolicy: Retain`),
+/// by their names in `names`: the api stack's decision log and access log. A stack created
+/// while they exist must adopt them (CloudFormation cannot create a log group that exists).
+pub fn retained(part: &Part, names: &Names) -> Vec<ImportResource> {
+    if *part != Part::Api {
+        return Vec::new();
+    }
+    let [decision_log, access_log] = names.log_groups();
+    [("FunctionLogGroup", decision_log), ("AccessLogGroup", access_log)]
+        .into_iter()
+        .map(|(logical_id, name)| ImportResource {
+            logical_id: logical_id.into(),
+            resource_type: "AWS::Logs::LogGroup".into(),
+            identifier: BTreeMap::from([("LogGroupName".to_string(), name)]),
+        })
+        .collect()
+}
+
+/// The template of the import change set that creates `part`'s stack from `resources` alone:
+/// each as the part's template has it, retained, with only its identifier as properties, spelled
+/// exactly as there (the same `!Sub`, so the update that follows changes no name and replaces
+/// nothing). CloudFormation takes an imported resource as it is; the update brings the whole
+/// template, and with it the properties (retention, tags) the resources must have. Its only
+/// parameter is `EnvName`.
+///
+/// Why an import, and not log groups made outside the stack: the groups stay CloudFormation's
+/// (status, drift and `diff` see them), an existing environment only gains `Retain` on upgrade
+/// (moving them out of the api stack would delete them under the old template's policy), and
+/// CloudFormation's automatic import (`ImportExistingResources`) takes only literal names, where
+/// the templates have `!Sub`.
+pub fn import_template(part: &Part, resources: &[ImportResource]) -> String {
+    let resources: serde_json::Map<String, serde_json::Value> = resources
+        .iter()
+        .map(|resource| {
+            let properties: serde_json::Map<String, serde_json::Value> = resource
+                .identifier
+                .keys()
+                .map(|key| {
+                    let expression = sub_expression(part.template(), &resource.logical_id, key).unwrap_or_else(|| {
+                        panic!("{} spells {}.{key} as a `!Sub` string", part.template_file(), resource.logical_id)
+                    });
+                    (key.clone(), serde_json::json!({"Fn::Sub": expression}))
+                })
+                .collect();
+            let definition = serde_json::json!({
+                "Type": resource.resource_type,
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": properties,
+            });
+            (resource.logical_id.clone(), definition)
+        })
+        .collect();
+    serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "sentinel-tvm: adopting retained resources (an import); the update that follows brings the whole template",
+        "Parameters": {"EnvName": {"Type": "String"}},
+        "Resources": resources,
+    })
+    .to_string()
+}
+
+/// The string of `key: !Sub "…"` in resource `logical_id` of `template` (two-space resources,
+/// six-space properties, as every template here is written).
+fn sub_expression<'t>(template: &'t str, logical_id: &str, key: &str) -> Option<&'t str> {
+    let start = template.find(&format!("\n  {logical_id}:\n"))?;
+    let block = template[start + 1..].lines().skip(1).take_while(|line| line.is_empty() || line.starts_with("    "));
+    let prefix = format!("      {key}: !Sub \"");
+    block.into_iter().find_map(|line| line.strip_prefix(prefix.as_str())?.strip_suffix('"'))
 }
 
 /// Outputs of deployed stacks, by part.
@@ -451,6 +525,47 @@ mod tests {
         assert_eq!(pinned.parameters(&Part::Api).unwrap()["ArtifactVersion"], "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
         let unpinned = Inputs { artifact_version: None, ..inputs(&deploy, &outputs) };
         assert!(unpinned.parameters(&Part::Api).is_err(), "no api stack without a pinned version");
+    }
+
+    #[test]
+    fn the_api_stack_retains_both_log_groups_and_an_import_template_adopts_them() {
+        let names = crate::names::Names {
+            env: "main".into(),
+            role_prefix: "SentinelProtected-".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-2".into(),
+        };
+        let retained = retained(&Part::Api, &names);
+        let adopted: Vec<String> = retained.iter().map(ImportResource::physical_name).collect();
+        assert_eq!(adopted, names.log_groups().to_vec());
+        assert!(super::retained(&Part::Policy, &names).is_empty());
+        // Each is the template's own log group, retained on deletion and on replacement.
+        let template = Part::Api.template();
+        for resource in &retained {
+            let block = format!("  {}:\n    Type: {}\n", resource.logical_id, resource.resource_type);
+            let at = template.find(&block).unwrap_or_else(|| panic!("no {block} in api.yaml"));
+            let body: String = template[at + block.len()..]
+                .lines()
+                .take_while(|l| l.starts_with("    "))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert!(
+                body.contains("    DeletionPolicy: Retain") && body.contains("    UpdateReplacePolicy: Retain"),
+                "{body}"
+            );
+        }
+        let import: serde_json::Value = serde_json::from_str(&import_template(&Part::Api, &retained)).unwrap();
+        assert_eq!(import["Resources"].as_object().unwrap().len(), 2);
+        assert_eq!(import["Parameters"], serde_json::json!({"EnvName": {"Type": "String"}}));
+        let access = &import["Resources"]["AccessLogGroup"];
+        assert_eq!(access["DeletionPolicy"], "Retain");
+        assert_eq!(access["UpdateReplacePolicy"], "Retain");
+        // The name exactly as api.yaml spells it, which renders to the one in `names`.
+        for (logical, name) in [("FunctionLogGroup", &adopted[0]), ("AccessLogGroup", &adopted[1])] {
+            let expression = import["Resources"][logical]["Properties"]["LogGroupName"]["Fn::Sub"].as_str().unwrap();
+            assert!(template.contains(&format!("      LogGroupName: !Sub \"{expression}\"\n")), "{expression}");
+            assert_eq!(&expression.replace("${EnvName}", "main"), name);
+        }
     }
 
     #[test]

@@ -133,18 +133,84 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     }
     assert_eq!(found.iter().filter(|l| l.kind == "IAM role").count(), 3, "execution, smoke and app roles: {found:?}");
 
+    // A record in the decision log: who received which credentials.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.config);
+    let [decision_log, access_log] = names(&env).log_groups();
+    logs.create_log_stream().log_group_name(&decision_log).log_stream_name("audit").send().await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let record = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+        .timestamp(now)
+        .message(r#"{"decision":"allow","principal_arn":"arn:aws:iam::000000000000:user/alice"}"#)
+        .build()
+        .unwrap();
+    logs.put_log_events()
+        .log_group_name(&decision_log)
+        .log_stream_name("audit")
+        .log_events(record)
+        .send()
+        .await
+        .unwrap();
+
+    // Teardown keeps both log groups (threat model T12), and says so: kept, not residue.
     let teardown = run(&["teardown"]);
     teardown.assert_code(0);
     assert_eq!(teardown.result()["outcome"], "clean");
+    assert_eq!(teardown.result()["kept"], serde_json::json!([decision_log, access_log]), "{}", teardown.stdout);
+    assert_eq!(teardown.of_type("kept").len(), 2, "{}", teardown.stdout);
+    assert!(teardown.of_type("leftover").is_empty(), "{}", teardown.stdout);
     assert!(teardown.stderr.contains(&format!("deleted the IAM user {user}")), "{}", teardown.stderr);
-    assert_nothing_left(&emulator, &env).await;
+    assert_nothing_left(&emulator, &env, Logs::Kept).await;
+
+    // Installing the environment again adopts them: the pre-flight deletes nothing, the record
+    // survives, and the retention saved (30 days) is applied by the update after the import.
+    // Emulator deviation: MiniStack's CloudFormation creates a log group over an existing one
+    // (dropping its events) where AWS fails with "already exists", so success alone proves
+    // nothing here: the import's messages, the stack's resources and the record are checked.
+    let again = Install::new(&env, &zip).json().skip_smoke_test().run(&emulator, &dir);
+    again.assert_code(0);
+    assert_eq!(outcomes(&again.result())[&api], "created", "{}", again.stdout);
+    assert!(again.stderr.contains("adopts them (an import change set)"), "{}", again.stderr);
+    assert!(again.stderr.contains("with an import change set"), "{}", again.stderr);
+    let resources = cfn.describe_stack_resources().stack_name(&api).send().await.unwrap();
+    for (logical, name) in [("FunctionLogGroup", &decision_log), ("AccessLogGroup", &access_log)] {
+        let resource = resources.stack_resources().iter().find(|r| r.logical_resource_id() == Some(logical));
+        assert_eq!(
+            resource.and_then(|r| r.physical_resource_id()),
+            Some(name.as_str()),
+            "{logical} is the stack's again"
+        );
+    }
+    let events = logs.get_log_events().log_group_name(&decision_log).log_stream_name("audit").send().await.unwrap();
+    assert!(
+        events.events().iter().any(|e| e.message().unwrap_or_default().contains("user/alice")),
+        "the record survived"
+    );
+    let group = logs.describe_log_groups().log_group_name_prefix(&decision_log).send().await.unwrap();
+    assert_eq!(group.log_groups()[0].retention_in_days(), Some(30));
+
+    // Only --delete-logs deletes them, naming each; then nothing at all is left.
+    let gone = run(&["teardown", "--delete-logs"]);
+    gone.assert_code(0);
+    assert_eq!(gone.result()["outcome"], "clean");
+    assert_eq!(gone.result()["kept"], serde_json::json!([]));
+    for name in [&decision_log, &access_log] {
+        assert!(gone.stderr.contains(&format!("deleted the log group {name}")), "{}", gone.stderr);
+    }
+    assert_nothing_left(&emulator, &env, Logs::Deleted).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Logs {
+    /// The environment's two log groups are still there (a plain teardown).
+    Kept,
+    Deleted,
 }
 
 /// The account of the emulator's root credentials.
 const ACCOUNT: &str = "000000000000";
 
 /// Lists each resource type directly (not through the installer's own residue check).
-async fn assert_nothing_left(emulator: &Emulator, env: &str) {
+async fn assert_nothing_left(emulator: &Emulator, env: &str, logs: Logs) {
     let config = &emulator.config;
     let named = |name: &str| name.contains(&format!("-{env}-")) || name.ends_with(&format!("-{env}"));
     let roles = aws_sdk_iam::Client::new(config).list_roles().send().await.unwrap();
@@ -158,7 +224,18 @@ async fn assert_nothing_left(emulator: &Emulator, env: &str) {
     let apis = aws_sdk_apigatewayv2::Client::new(config).get_apis().send().await.unwrap();
     assert!(!apis.items().iter().any(|a| a.name().is_some_and(named)), "APIs left");
     let groups = aws_sdk_cloudwatchlogs::Client::new(config).describe_log_groups().send().await.unwrap();
-    assert!(!groups.log_groups().iter().any(|g| g.log_group_name().is_some_and(named)), "log groups left");
+    let mut found: Vec<&str> =
+        groups.log_groups().iter().filter_map(|g| g.log_group_name()).filter(|n| named(n)).collect();
+    found.sort_unstable();
+    let expected: Vec<String> = match logs {
+        Logs::Kept => {
+            let mut kept = names(env).log_groups().to_vec();
+            kept.sort();
+            kept
+        }
+        Logs::Deleted => Vec::new(),
+    };
+    assert_eq!(found, expected, "log groups");
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build());
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(!buckets.buckets().iter().any(|b| b.name().is_some_and(named)), "buckets left");
@@ -191,6 +268,7 @@ fn fixture_stack(env: &str, template: &'static str) -> DesiredStack {
         template_sha256: template_sha256.clone(),
         parameters: [("EnvName".to_string(), env.to_string())].into(),
         tags: [(TAG_ENV.to_string(), env.to_string()), (TAG_TEMPLATE_SHA256.to_string(), template_sha256)].into(),
+        adopt: Vec::new(),
     }
 }
 

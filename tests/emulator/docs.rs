@@ -51,11 +51,17 @@ const SUBSTITUTIONS: [(&str, &str); 5] = [
 
 /// Files the docs assume the reader has, written into each file's directory (besides a copy of
 /// `docs/examples/`, so `docs/examples/policy.yaml` means the same as in the repository).
-const FIXTURES: [(&str, &str); 1] = [
+const FIXTURES: [(&str, &str); 2] = [
     // The invalid policy POLICY.md validates.
     (
         "bad.yaml",
         "version: \"1\"\nrules:\n  - name: ops\n    effect: permit\n    conditions:\n      users: [alice.smith]\n      time: {days: [mon], timezone: Europe/Londres}\n",
+    ),
+    // The reader's own policy the deployment guide installs with: `main-prod` for the reader,
+    // who is the emulator's root here (the starter would give it to nobody, threat model T9).
+    (
+        "policy.yaml",
+        "version: \"1\"\nrules:\n  - name: reader\n    effect: allow\n    conditions:\n      profiles: [main-prod]\n      principals: [\"arn:aws:iam::000000000000:root\"]\n",
     ),
 ];
 

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::session::{Session, environment_stacks};
 use super::{drift, scp, starter};
+use crate::aws::logs::log_group_exists;
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
@@ -138,7 +139,8 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
             scp_document: None,
             outputs: &outputs,
         };
-        let Some(desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
+        let Some(mut desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
+        find_retained(session, &mut desired).await?;
         match engine.run_wave(desired, mode).await? {
             WaveOutcome::Declined => {
                 return Ok(Report { mode, results, retired: Vec::new(), endpoint: None, declined: true });
@@ -251,6 +253,21 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
     }
     try_join_all(retired.iter().map(|name| engine.delete_and_wait(name))).await?;
     Ok(Some(retired))
+}
+
+/// Marks, on each desired stack, the resources it retains that exist already (the log groups an
+/// earlier install kept): if the stack is created, it adopts them (`engine`).
+async fn find_retained(session: &Session, desired: &mut [DesiredStack]) -> Result<()> {
+    let names = session.names();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&session.sdk);
+    for stack in desired.iter_mut() {
+        for resource in stacks::retained(&stack.part, &names) {
+            if log_group_exists(&logs, &resource.physical_name()).await? {
+                stack.adopt.push(resource);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The wave's desired stacks. In a preview, a wave whose inputs come from stacks not deployed

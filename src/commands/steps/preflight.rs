@@ -2,7 +2,8 @@
 //! with its fix: credentials, account, region, that the caller may create what the templates
 //! need, the policy as it would be deployed, that every existing stack of the environment is
 //! sentinel-tvm's, that the Lambda can be built here (cargo, cargo-lambda, zig and the Rust target
-//! for another architecture), and no leftover log group in the way (offered for deletion). The verdicts themselves are `crate::check::preflight`.
+//! for another architecture), and the log groups an earlier install kept (adopted, never
+//! deleted). The verdicts themselves are `crate::check::preflight`.
 
 use std::path::Path;
 
@@ -13,7 +14,7 @@ use super::scp::{Org, org_verdicts};
 use super::session::Session;
 use super::starter;
 use crate::aws::iam::role_arn;
-use crate::aws::residue::Residue;
+use crate::aws::logs::log_group_exists;
 use crate::aws::simulator::denied_actions;
 use crate::check::permissions::{self, Principal};
 use crate::check::preflight;
@@ -39,7 +40,7 @@ pub async fn run(session: &Session, stacks: &[Deployed], lambda_zip: Option<&Pat
         permissions(session).await,
         policy(session).await,
         preflight::ownership(session.env(), stacks),
-        log_group(session, stacks).await?,
+        log_groups(session, stacks).await?,
     ];
     if session.settings.deploy.scp.mode == ScpMode::Enforce {
         verdicts.extend(organization(session).await);
@@ -148,33 +149,20 @@ async fn policy(session: &Session) -> Verdict {
     }
 }
 
-/// A leftover Lambda log group (only matters while the API stack does not exist): deleted when
-/// the user agrees (or `--yes`), else a failed verdict.
-async fn log_group(session: &Session, stacks: &[Deployed]) -> Result<Verdict> {
+/// The log groups an earlier install kept (threat model T12: the only record of who received
+/// which credentials). Never deleted here: the API stack adopts them when it is created.
+async fn log_groups(session: &Session, stacks: &[Deployed]) -> Result<Verdict> {
     let api = Part::Api.stack_name(session.env());
     let names = session.names();
-    let [lambda_log_group, _] = names.log_groups();
-    if stacks.iter().any(|s| s.name == api) {
-        return Ok(Verdict::pass("log group", format!("{lambda_log_group} belongs to the existing API stack")));
+    let api_exists = stacks.iter().any(|s| s.name == api);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&session.sdk);
+    let mut kept = Vec::new();
+    for name in names.log_groups() {
+        if !api_exists && log_group_exists(&logs, &name).await? {
+            kept.push(name);
+        }
     }
-    let residue = Residue::new(&session.sdk, session.s3());
-    if !residue.log_group_exists(&lambda_log_group).await? {
-        return Ok(preflight::leftover_log_group(&lambda_log_group, false));
-    }
-    let verdict = preflight::leftover_log_group(&lambda_log_group, true);
-    if !delete_agreed(session, &verdict)? {
-        return Ok(verdict);
-    }
-    residue.delete_log_group(&lambda_log_group).await?;
-    Ok(Verdict::pass("log group", format!("deleted the leftover {lambda_log_group}")))
-}
-
-/// Without `--yes` or a terminal to ask on, no: the verdict names the fix instead.
-fn delete_agreed(session: &Session, verdict: &Verdict) -> Result<bool> {
-    if !session.yes && !session.prompt.interactive() {
-        return Ok(false);
-    }
-    session.agrees(&format!("{}. Delete it?", verdict.detail), true)
+    Ok(preflight::kept_log_groups(api_exists, &kept))
 }
 
 /// Whether `caller_arn` (from `sts:GetCallerIdentity`) may do what an install needs: the principal

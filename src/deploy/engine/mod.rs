@@ -6,6 +6,10 @@
 //! and what to do about each failed stack's final status. "No changes" is success.
 //! `Mode::Preview` is `diff`: the same up to the question, then every change set (and any stack
 //! it had to create) is deleted again.
+//!
+//! A stack created while resources it retains exist (`DesiredStack::adopt`: the api stack's log
+//! groups after a teardown) is created by an import change set of exactly those, shown and
+//! confirmed like any other; once executed, an update with the whole template follows.
 
 mod failure;
 mod follow;
@@ -22,9 +26,9 @@ pub use follow::{Settled, is_settled, is_success};
 
 use crate::aws::cloudformation::CloudFormation;
 use crate::deploy::model::Deployed;
-use crate::deploy::model::{ChangeSet, StackEvent, StackRequest};
+use crate::deploy::model::{ChangeSet, ChangeSetKind, StackEvent, StackRequest};
 use crate::deploy::plan::{self, Action};
-use crate::deploy::stacks::{DesiredStack, Part};
+use crate::deploy::stacks::{DesiredStack, Part, TAG_TEMPLATE_SHA256, import_template, sha256_hex};
 use crate::error::{Fixable, Interrupted};
 use crate::ui::output::Reporter;
 use crate::ui::prompt::{self, Prompt};
@@ -87,6 +91,8 @@ struct Pending {
     restoring: bool,
     /// Its outputs as deployed now (what a preview passes on to the next wave).
     current_outputs: BTreeMap<String, String>,
+    /// An import change set adopting `desired.adopt`: the whole template follows as an update.
+    adopting: bool,
 }
 
 impl Engine<'_> {
@@ -189,9 +195,31 @@ impl Engine<'_> {
     ) -> Result<Result<Pending, (DesiredStack, Option<Deployed>)>> {
         let creating = !matches!(action, Action::Update { .. } | Action::Restore { .. });
         let restoring = matches!(action, Action::Restore { .. });
+        let adopting = creating && !desired.adopt.is_empty();
         let current_outputs = deployed.map(|d| d.outputs).unwrap_or_default();
         let request = change_set_request(&desired, &action, self.drifted.contains_key(&desired.name));
-        let id = self.cfn.create_change_set(&request, creating, &change_set_name()).await?;
+        let id = if adopting {
+            let adopted: Vec<String> = desired.adopt.iter().map(|r| r.physical_name()).collect();
+            self.out.note(&format!(
+                "{}: adopting what an earlier install kept ({}) with an import change set; the rest of the stack follows as an update",
+                desired.name,
+                adopted.join(", ")
+            ));
+            // An import may not add tags (CloudFormation refuses it): `complete_import` adds them.
+            let template = import_template(&desired.part, &desired.adopt);
+            let parameters = import_parameters(&desired);
+            let request = StackRequest {
+                name: &desired.name,
+                template: &template,
+                parameters: &parameters,
+                tags: &BTreeMap::new(),
+                revert_drift: false,
+            };
+            self.cfn.create_change_set(&request, ChangeSetKind::Import(&desired.adopt), &change_set_name()).await?
+        } else {
+            let kind = if creating { ChangeSetKind::Create } else { ChangeSetKind::Update };
+            self.cfn.create_change_set(&request, kind, &change_set_name()).await?
+        };
         let change_set = match follow::change_set_ready(self.cfn, &id, &desired.name).await {
             Ok(change_set) => change_set,
             Err(error) => {
@@ -219,11 +247,18 @@ impl Engine<'_> {
         }
         if change_set.status != "CREATE_COMPLETE" {
             let reason = change_set.status_reason.clone().unwrap_or_else(|| change_set.status.clone());
-            self.discard(&[Pending { desired: desired.clone(), change_set, creating, restoring, current_outputs }])
-                .await;
+            self.discard(&[Pending {
+                desired: desired.clone(),
+                change_set,
+                creating,
+                restoring,
+                current_outputs,
+                adopting,
+            }])
+            .await;
             bail!("CloudFormation refused the change set for `{}`: {reason}", desired.name);
         }
-        Ok(Ok(Pending { desired, change_set, creating, restoring, current_outputs }))
+        Ok(Ok(Pending { desired, change_set, creating, restoring, current_outputs, adopting }))
     }
 
     fn confirmed(&self, pending: &[Pending]) -> Result<bool> {
@@ -241,9 +276,17 @@ impl Engine<'_> {
         let followed = join_all(pending.iter().map(|p| async {
             let since = follow::newest_event(self.cfn, &p.desired.name).await?;
             self.cfn.execute_change_set(&p.change_set.id).await?;
-            self.out
-                .stack_started(&p.desired.name, if p.creating { "CREATE_IN_PROGRESS" } else { "UPDATE_IN_PROGRESS" });
-            follow::stack_settled(self.cfn, self.out, &p.desired.name, since).await
+            let started = match (p.adopting, p.creating) {
+                (true, _) => "IMPORT_IN_PROGRESS",
+                (false, true) => "CREATE_IN_PROGRESS",
+                (false, false) => "UPDATE_IN_PROGRESS",
+            };
+            self.out.stack_started(&p.desired.name, started);
+            let settled = follow::stack_settled(self.cfn, self.out, &p.desired.name, since).await?;
+            if !p.adopting || !settled.succeeded() {
+                return Ok(settled);
+            }
+            self.complete_import(&p.desired, settled).await
         }));
         let names: Vec<&str> = pending.iter().map(|p| p.desired.name.as_str()).collect();
         let settled = tokio::select! {
@@ -287,6 +330,59 @@ impl Engine<'_> {
             self.out.stderr_block(&render::failure_summary(&failures));
         }
         Err(deploy_failed(&failed_stacks, &failures, combined(errors)).into())
+    }
+
+    /// After an import: first the stack's tags, with the import's own template (a small update
+    /// that leaves the stack this environment's even if the next one fails: an untagged stack
+    /// would be refused as someone else's), then the whole template. The question was asked for
+    /// all of it; each change set is shown as it runs.
+    async fn complete_import(&self, desired: &DesiredStack, imported: Settled) -> Result<Settled> {
+        let template = import_template(&desired.part, &desired.adopt);
+        let parameters = import_parameters(desired);
+        let mut tags = desired.tags.clone();
+        tags.insert(TAG_TEMPLATE_SHA256.into(), sha256_hex(template.as_bytes()));
+        let tagging = StackRequest {
+            name: &desired.name,
+            template: &template,
+            parameters: &parameters,
+            tags: &tags,
+            revert_drift: false,
+        };
+        let tagged = self.update_now(&tagging).await?.unwrap_or(imported);
+        if !tagged.succeeded() {
+            return Ok(tagged);
+        }
+        Ok(self.update_now(&desired.request()).await?.unwrap_or(tagged))
+    }
+
+    /// Makes, shows, executes and follows one update; `None` when there is nothing to change.
+    async fn update_now(&self, request: &StackRequest<'_>) -> Result<Option<Settled>> {
+        let name = request.name;
+        let id = self.cfn.create_change_set(request, ChangeSetKind::Update, &change_set_name()).await?;
+        let change_set = match follow::change_set_ready(self.cfn, &id, name).await {
+            Ok(change_set) => change_set,
+            Err(error) => {
+                self.remove_change_set(name, &id, false).await;
+                return Err(error);
+            }
+        };
+        if change_set.is_empty_change() {
+            self.cfn.delete_change_set(&id).await?;
+            return Ok(None);
+        }
+        if change_set.status != "CREATE_COMPLETE" {
+            self.remove_change_set(name, &id, false).await;
+            let reason = change_set.status_reason.unwrap_or(change_set.status);
+            bail!(Fixable::new(
+                format!("`{name}` adopted what an earlier install kept, but its update was refused: {reason}"),
+                "run the same command again: the stack exists now, so it is updated like any other"
+            ));
+        }
+        self.out.change_set(name, &change_set.changes);
+        let since = follow::newest_event(self.cfn, name).await?;
+        self.cfn.execute_change_set(&id).await?;
+        self.out.stack_started(name, "UPDATE_IN_PROGRESS");
+        follow::stack_settled(self.cfn, self.out, name, since).await.map(Some)
     }
 
     /// Deletes change sets made for a question that was not (or will not be) answered yes, and
@@ -341,6 +437,11 @@ impl Engine<'_> {
 fn change_set_request<'a>(desired: &'a DesiredStack, action: &Action, drifted: bool) -> StackRequest<'a> {
     let revert_drift = matches!(action, Action::Restore { .. }) || (drifted && matches!(action, Action::Update { .. }));
     StackRequest { revert_drift, ..desired.request() }
+}
+
+/// The import template's one parameter, `EnvName`, from the stack's own.
+fn import_parameters(desired: &DesiredStack) -> BTreeMap<String, String> {
+    desired.parameters.iter().filter(|(key, _)| *key == "EnvName").map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn unchanged(stack: DesiredStack, deployed: Option<Deployed>) -> StackResult {
