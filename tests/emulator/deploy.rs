@@ -429,6 +429,21 @@ async fn old_lambda_artifacts_are_pruned_every_version_and_the_rest_kept() {
     raw.delete_bucket().bucket(&bucket).send().await.unwrap();
 }
 
+/// The probe finds the tools the way the build uses them: `scripts/test` puts the pinned
+/// cargo-lambda and zig on PATH, so both must be found (a probe that asks the wrong way, as
+/// `cargo-lambda --version` does, would stop every install that builds).
+#[test]
+fn the_build_probe_finds_the_pinned_tools() {
+    if std::env::var_os("CI").is_none() && std::env::var_os("SENTINEL_TVM_LAMBDA_ZIP").is_none() {
+        eprintln!("skipped: the pinned tools are on PATH only under scripts/test");
+        return;
+    }
+    let found = sentinel_tvm::commands::steps::preflight::toolchain_here(true);
+    assert!(found.cargo.is_some(), "{found:?}");
+    assert!(found.cargo_lambda.as_deref().is_some_and(|v| v.starts_with("cargo-lambda ")), "{found:?}");
+    assert!(found.zig.is_some(), "{found:?}");
+}
+
 /// On a machine without cargo-lambda, `install` (which would build the Lambda) stops at the
 /// pre-flight naming it: no settings saved, no stack created.
 #[tokio::test]

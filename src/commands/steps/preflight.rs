@@ -72,17 +72,22 @@ fn build(session: &Session, lambda_zip: Option<&Path>) -> Verdict {
     if prebuilt.is_some() {
         return toolchain::build_verdict(architecture, cross, prebuilt.as_deref(), &Toolchain::default());
     }
-    let found = Toolchain {
+    toolchain::build_verdict(architecture, cross, None, &toolchain_here(cross))
+}
+
+/// What this machine has for building the Lambda (`cross`: also zig and the Rust targets).
+pub fn toolchain_here(cross: bool) -> Toolchain {
+    Toolchain {
         cargo: first_line("cargo", &["--version"]),
-        cargo_lambda: first_line("cargo-lambda", &["--version"]),
+        // As the build runs it: cargo finds `cargo-lambda` on PATH or in ~/.cargo/bin.
+        cargo_lambda: first_line("cargo", &["lambda", "--version"]),
         zig: if cross {
             first_line("zig", &["version"]).or_else(|| first_line("python3", &["-m", "ziglang", "version"]))
         } else {
             None
         },
         installed_targets: if cross { first_lines("rustup", &["target", "list", "--installed"]) } else { None },
-    };
-    toolchain::build_verdict(architecture, cross, None, &found)
+    }
 }
 
 /// The first line `program args…` prints, when it runs and succeeds.
