@@ -92,14 +92,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
     };
     let desired = inputs.desired(&Part::Scp).context("the SCP stack's parameters")?;
     let cfn = CloudFormation::new(&org.sdk);
-    let engine = Engine {
-        cfn: &cfn,
-        out: &session.out,
-        prompt: session.prompt.as_ref(),
-        yes: session.yes,
-        env: session.env(),
-        drifted: Default::default(),
-    };
+    let engine = session.engine(&cfn);
     Ok(match engine.run_wave(vec![desired], mode).await? {
         WaveOutcome::Done(results) => Applied::Done(results),
         WaveOutcome::Declined => Applied::Declined,
@@ -138,14 +131,8 @@ async fn retire(session: &Session, mode: Mode) -> Result<Applied> {
     if !session.agrees(&question, false)? {
         return Ok(Applied::Declined);
     }
-    let engine = Engine {
-        cfn: &cfn,
-        out: &session.out,
-        prompt: session.prompt.as_ref(),
-        yes: true,
-        env: session.env(),
-        drifted: Default::default(),
-    };
+    // Asked already (or teardown's own confirmation): the deletion itself asks nothing.
+    let engine = Engine { yes: true, ..session.engine(&cfn) };
     engine.delete_and_wait(&name).await?;
     Ok(Applied::Retired(name))
 }
@@ -174,14 +161,8 @@ pub async fn remove_for_teardown(session: &Session) -> Result<()> {
     if cfn.describe(&name).await?.is_none() {
         return Ok(());
     }
-    let engine = Engine {
-        cfn: &cfn,
-        out: &session.out,
-        prompt: session.prompt.as_ref(),
-        yes: true,
-        env: session.env(),
-        drifted: Default::default(),
-    };
+    // Asked already (or teardown's own confirmation): the deletion itself asks nothing.
+    let engine = Engine { yes: true, ..session.engine(&cfn) };
     engine.delete_and_wait(&name).await.map(|_| ()).map_err(|error| {
         error.context(format!(
             "teardown will not remove the TVM while the SCP stack {name} still exists in account {}",
