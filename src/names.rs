@@ -226,7 +226,7 @@ mod tests {
             (Some("http://[::1]:4566"), true),
             (Some("http://127.0.0.1.example.com:4566"), false),
             (Some("https://cloudformation.eu-west-2.amazonaws.com"), false),
-            (Some("http://10.0.0.1:4566"), false),
+            (Some("http://emulator.example.com:4566"), false),
             (Some("not a url"), false),
             (None, false),
         ] {
