@@ -58,11 +58,7 @@ async fn an_environment_is_installed_upgraded_previewed_and_torn_down_without_re
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
     let cfn = Cfn::new(&emulator.config);
-    let run = |args: &[&str]| {
-        let mut all = vec!["--env", env.as_str(), "--output", "json", "--yes"];
-        all.extend_from_slice(args);
-        emulator.sentinel_tvm(&dir, &all)
-    };
+    let run = |args: &[&str]| emulator.run_json(&dir, &env, args);
 
     // install creates every stack and saves the settings
     let install = Install::new(&env, &zip).json().protect("app").skip_smoke_test().run(&emulator, &dir);

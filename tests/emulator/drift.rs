@@ -4,6 +4,7 @@
 //! (on MiniStack through IAM: it has no drift-aware change sets, see `commands::steps::drift`),
 //! after which `status` and the smoke test pass again.
 
+use sentinel_tvm::deploy::drift::normalise;
 use sentinel_tvm::deploy::stacks::Part;
 
 use crate::support::{Install, Workdir, unique_name};
@@ -15,11 +16,7 @@ async fn a_hand_widened_trust_is_found_failed_and_restored() {
     let zip = lambda_zip_or_skip!();
     let env = unique_name("dr");
     let dir = Workdir::new(&env);
-    let run = |args: &[&str]| {
-        let mut all = vec!["--env", env.as_str(), "--output", "json", "--yes"];
-        all.extend_from_slice(args);
-        emulator.sentinel_tvm(&dir, &all)
-    };
+    let run = |args: &[&str]| emulator.run_json(&dir, &env, args);
     let role = format!("SentinelProtected-{env}-app");
     let stack = Part::ProtectedRole("app".into()).stack_name(&env);
     let trust_check = format!("the trust of `{role}` is the template's");
@@ -42,8 +39,8 @@ async fn a_hand_widened_trust_is_found_failed_and_restored() {
     let iam = aws_sdk_iam::Client::new(&emulator.config);
     let current = iam.get_role().role_name(&role).send().await.unwrap();
     let document = current.role().unwrap().assume_role_policy_document().unwrap().to_string();
-    let decoded = percent_decode(&document);
-    let mut trust: serde_json::Value = serde_json::from_str(&decoded).unwrap();
+    // IAM returns the document URL-encoded; the installer's own reading of it parses it.
+    let mut trust = normalise(&serde_json::Value::String(document));
     trust["Statement"].as_array_mut().unwrap().push(serde_json::json!({
         "Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
@@ -89,23 +86,4 @@ async fn a_hand_widened_trust_is_found_failed_and_restored() {
     assert!(check_passed(&smoke));
 
     run(&["teardown"]).assert_code(0);
-}
-
-fn percent_decode(text: &str) -> String {
-    if !text.starts_with('%') {
-        return text.to_string();
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }

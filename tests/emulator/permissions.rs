@@ -179,21 +179,7 @@ async fn a_role_session_is_simulated_as_its_role() {
         {"Effect": "Allow", "Action": ["iam:GetRole", "iam:SimulatePrincipalPolicy"], "Resource": "*"},
     ]);
     let role = role_with(&emulator, &name, "/", statements).await;
-    let session = aws_sdk_sts::Client::new(&emulator.config)
-        .assume_role()
-        .role_arn(&role)
-        .role_session_name("preflight")
-        .send()
-        .await
-        .unwrap();
-    let keys = session.credentials().unwrap();
-    let credentials = Credentials::new(
-        keys.access_key_id(),
-        keys.secret_access_key(),
-        Some(keys.session_token().to_string()),
-        None,
-        "test-session",
-    );
+    let credentials = emulator.assumed_role(&role, "preflight").await;
     let config = signing_as(&emulator, credentials);
     let caller = caller_identity(&config).await.unwrap().arn;
     assert_eq!(caller, format!("arn:aws:sts::{ACCOUNT}:assumed-role/{name}/preflight"));

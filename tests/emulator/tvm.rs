@@ -156,21 +156,7 @@ async fn the_starter_policy_admits_exactly_the_invokers() {
         ],
     );
     upgrade.assert_code(0);
-    let session = aws_sdk_sts::Client::new(&emulator.config)
-        .assume_role()
-        .role_arn(&role_arn)
-        .role_session_name("alice")
-        .send()
-        .await
-        .unwrap();
-    let keys = session.credentials().unwrap();
-    let alice = Credentials::new(
-        keys.access_key_id(),
-        keys.secret_access_key(),
-        Some(keys.session_token().to_string()),
-        None,
-        "alice",
-    );
+    let alice = emulator.assumed_role(&role_arn, "alice").await;
     // The Lambda caches the policy for 30 s: the new one may take that long.
     let patience = std::time::Duration::from_secs(45);
     for (who, credentials) in [("a session of the invoker role", &alice), ("the invoker user", &person)] {

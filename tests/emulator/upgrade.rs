@@ -14,11 +14,7 @@ async fn an_upgrade_retires_removed_roles_and_prunes_old_code() {
     let env = unique_name("u");
     let dir = Workdir::new(&env);
     let zip = header_only_lambda_zip();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--env", env.as_str(), "--output", "json", "--yes"];
-        all.extend_from_slice(args);
-        emulator.sentinel_tvm(&dir, &all)
-    };
+    let run = |args: &[&str]| emulator.run_json(&dir, &env, args);
     let app = Part::ProtectedRole("app".into()).stack_name(&env);
     let ops = Part::ProtectedRole("ops".into()).stack_name(&env);
 

@@ -114,6 +114,32 @@ impl Run {
 }
 
 impl Emulator {
+    /// `sentinel-tvm --env ENV --output json --yes ARGS…` in `dir` (see `sentinel_tvm`).
+    pub fn run_json(&self, dir: &Workdir, env: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--env", env, "--output", "json", "--yes"];
+        all.extend_from_slice(args);
+        self.sentinel_tvm(dir, &all)
+    }
+
+    /// Credentials of a session of `role_arn` named `session_name`, assumed as the emulator's root.
+    pub async fn assumed_role(&self, role_arn: &str, session_name: &str) -> Credentials {
+        let session = aws_sdk_sts::Client::new(&self.config)
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("assuming {role_arn}: {e}"));
+        let keys = session.credentials().expect("AssumeRole returns credentials");
+        Credentials::new(
+            keys.access_key_id(),
+            keys.secret_access_key(),
+            Some(keys.session_token().to_string()),
+            None,
+            "assumed-role",
+        )
+    }
+
     /// The output `key` of the deployed `stack`; a missing one fails the test.
     pub async fn stack_output(&self, stack: &str, key: &str) -> String {
         let described = self.describe_stack(stack).await;
