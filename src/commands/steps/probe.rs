@@ -21,6 +21,8 @@ pub struct Target {
     pub client_policy_arn: Option<String>,
     /// The TVM function, for the forged-invoke probe.
     pub function_name: String,
+    /// Every protected role's stack and role name, for the trust checks.
+    pub protected_roles: Vec<(String, String)>,
 }
 
 /// The positive path: 200 with exactly the container-credentials keys.

@@ -55,6 +55,16 @@ pub async fn target(session: &Session) -> Result<Target> {
         role_name: role.get("RoleName").cloned().ok_or_else(not_installed)?,
         client_policy_arn: outputs(Part::ClientPolicy).and_then(|o| o.get("PolicyArn").cloned()),
         function_name: api.get("FunctionName").cloned().ok_or_else(not_installed)?,
+        protected_roles: stacks
+            .iter()
+            .filter_map(|stack| match Part::from_stack_name(env, &stack.name)? {
+                Part::ProtectedRole(profile) => {
+                    let role = stack.outputs.get("RoleName").cloned();
+                    Some((stack.name.clone(), role.unwrap_or_else(|| format!("the role of `{env}-{profile}`"))))
+                }
+                _ => None,
+            })
+            .collect(),
     })
 }
 
@@ -142,7 +152,7 @@ pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Res
     } else {
         session.out.warn(&format!("{}; the smoke test does not probe forged invokes", IdentityProof::OFF_WARNING));
     }
-    checks.extend(trust_checks(session).await?);
+    checks.extend(trust_checks(session, target).await);
     if args.as_client {
         checks.extend(smoke_client::checks(session, target, &client, &vend, patience).await?);
     }
@@ -151,23 +161,20 @@ pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Res
 
 /// One check per protected role: its trust is what the template renders (drift detection on the
 /// role, compared parsed and normalised), so a trust widened by hand fails the smoke test.
-async fn trust_checks(session: &Session) -> Result<Vec<Check>> {
-    let env = session.env();
+async fn trust_checks(session: &Session, target: &Target) -> Vec<Check> {
     let cfn = session.cloudformation();
     let mut checks = Vec::new();
-    for stack in environment_stacks(session).await? {
-        let Some(Part::ProtectedRole(profile)) = Part::from_stack_name(env, &stack.name) else { continue };
-        let role = stack.outputs.get("RoleName").cloned().unwrap_or_else(|| format!("the role of `{env}-{profile}`"));
+    for (stack, role) in &target.protected_roles {
         let name = format!("the trust of `{role}` is the template's");
         checks.push(
             timed_check(&name, async {
-                let drift = cfn.resource_drift(&stack.name, smoke::PROTECTED_ROLE_RESOURCE).await?;
+                let drift = cfn.resource_drift(stack, smoke::PROTECTED_ROLE_RESOURCE).await?;
                 smoke::trust_is_the_templates(&drift).map_err(anyhow::Error::msg)
             })
             .await,
         );
     }
-    Ok(checks)
+    checks
 }
 
 /// The audience of the misdirected proof: no API has it.
