@@ -16,7 +16,7 @@ use crate::aws::logs::log_group_exists;
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
-use crate::deploy::model::StoredObject;
+use crate::deploy::model::{Deployed, StoredObject};
 use crate::deploy::policy;
 use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::error::Fixable;
@@ -116,7 +116,9 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
     let cfn = session.cloudformation();
     let mut engine = session.engine(&cfn);
-    let restored = if detect_drift { drift_restores(session, &mut engine, mode).await? } else { Some(Vec::new()) };
+    let deployed = environment_stacks(session).await?;
+    let restored =
+        if detect_drift { drift_restores(session, &deployed, &mut engine, mode).await? } else { Some(Vec::new()) };
     let Some(restored) = restored else {
         return Ok(Report { mode, results: Vec::new(), retired: Vec::new(), endpoint: None, declined: true });
     };
@@ -140,7 +142,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
             outputs: &outputs,
         };
         let Some(mut desired) = desired_wave(session, &inputs, &parts, wave, mode)? else { break };
-        find_retained(session, &mut desired).await?;
+        find_retained(session, &deployed, &mut desired).await?;
         match engine.run_wave(desired, mode).await? {
             WaveOutcome::Declined => {
                 return Ok(Report { mode, results, retired: Vec::new(), endpoint: None, declined: true });
@@ -178,12 +180,16 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
 /// Drift on the deployed stacks, detected before planning: on AWS handed to the engine, which
 /// plans each drifted stack as a restore with a drift-aware change set; on an emulator restored
 /// here (`drift::restore_on_emulator`), returning the stacks it restored. `None`: declined.
-async fn drift_restores(session: &Session, engine: &mut Engine<'_>, mode: Mode) -> Result<Option<Vec<String>>> {
-    let deployed = environment_stacks(session).await?;
+async fn drift_restores(
+    session: &Session,
+    deployed: &[Deployed],
+    engine: &mut Engine<'_>,
+    mode: Mode,
+) -> Result<Option<Vec<String>>> {
     if deployed.is_empty() {
         return Ok(Some(Vec::new()));
     }
-    let found = drift::detect(session, &deployed).await?;
+    let found = drift::detect(session, deployed).await?;
     drift::report(session, &found);
     if found.findings.is_empty() {
         return Ok(Some(Vec::new()));
@@ -256,11 +262,18 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
 }
 
 /// Marks, on each desired stack, the resources it retains that exist already (the log groups an
-/// earlier install kept): if the stack is created, it adopts them (`engine`).
-async fn find_retained(session: &Session, desired: &mut [DesiredStack]) -> Result<()> {
+/// earlier install kept): if the stack is created, it adopts them (`engine`). A stack that is
+/// deployed (`deployed`, as the run began) and will not be created again adopts nothing, so an
+/// upgrade asks CloudWatch Logs nothing.
+async fn find_retained(session: &Session, deployed: &[Deployed], desired: &mut [DesiredStack]) -> Result<()> {
     let names = session.names();
     let logs = aws_sdk_cloudwatchlogs::Client::new(&session.sdk);
-    for stack in desired.iter_mut() {
+    let stays = |name: &str| {
+        deployed
+            .iter()
+            .any(|d| d.name == name && !matches!(d.status.as_str(), "ROLLBACK_COMPLETE" | "REVIEW_IN_PROGRESS"))
+    };
+    for stack in desired.iter_mut().filter(|stack| !stays(&stack.name)) {
         for resource in stacks::retained(&stack.part, &names) {
             if log_group_exists(&logs, &resource.physical_name()).await? {
                 stack.adopt.push(resource);
