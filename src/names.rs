@@ -77,7 +77,7 @@ pub fn is_region(text: &str) -> bool {
 /// each followed by `-`: without a hyphen of its own, no environment's names (or IAM patterns
 /// like `role/<prefix><env>-*`) can reach into another's (`main-*` would cover `main-eu-*`).
 pub fn is_env_name(env: &str) -> bool {
-    (1..=16).contains(&env.len()) && env.starts_with(|c: char| c.is_ascii_lowercase()) && is_lower_alnum(env)
+    profile::is_environment_name(env)
 }
 
 /// 1-40 of the characters the TVM accepts in role names (`A-Z a-z 0-9 _ -`): the TVM resolves
@@ -169,6 +169,16 @@ pub fn protected_role_name(role_prefix: &str, env: &str, profile: &str) -> Strin
     profile::role_name(&format!("{role_prefix}{env}-"), profile)
 }
 
+/// The environment an execution role serves, from its name (`sentinel-tvm-<env>-execution`,
+/// `Names::execution_role`); `None` for any other role.
+pub fn env_of_execution_role(role_name: &str) -> Option<&str> {
+    let env = role_name.strip_prefix("sentinel-tvm-")?.strip_suffix("-execution")?;
+    is_env_name(env).then_some(env)
+}
+
+/// The execution role's inline policy that names the roles it may assume (`execution-role.yaml`).
+pub const VEND_POLICY: &str = "vend-protected-roles";
+
 /// The physical names an environment's stacks create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -217,6 +227,22 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn execution_roles_name_their_environment() {
+        let names = Names {
+            env: "main".into(),
+            role_prefix: "SentinelProtected-".into(),
+            account_id: "111122223333".into(),
+            region: "eu-west-2".into(),
+        };
+        assert_eq!(env_of_execution_role(&names.execution_role()), Some("main"));
+        for other in ["sentinel-tvm-main-invoke", "sentinel-tvm--execution", "sentinel-tvm-a-b-execution", "Admin"] {
+            assert_eq!(env_of_execution_role(other), None, "{other}");
+        }
+        let template = include_str!("../stacks/execution-role.yaml");
+        assert!(template.contains(&format!("        - PolicyName: {VEND_POLICY}\n")), "{template}");
+    }
 
     #[test]
     fn only_this_machine_counts_as_an_emulator() {

@@ -83,17 +83,17 @@ fn fifty_rule_policy() -> String {
     let mut policy = String::from("version: \"1\"\nrules:\n");
     for i in 0..49 {
         policy.push_str(&format!(
-            "  - name: team-{i}\n    effect: allow\n    reason: team {i}\n    conditions:\n      profiles: [team{i}-prod, team{i}-dev]\n      principals: [\"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Team{i}_*/*\"]\n      time:\n        days: [monday, tuesday, wednesday, thursday, friday]\n        hours: {{start: \"08:00\", end: \"19:00\"}}\n        timezone: Europe/London\n"
+            "  - name: team-{i}\n    effect: allow\n    reason: team {i}\n    conditions:\n      profiles: [main-team{i}-prod, main-team{i}-dev]\n      principals: [\"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Team{i}_*/*\"]\n      time:\n        days: [monday, tuesday, wednesday, thursday, friday]\n        hours: {{start: \"08:00\", end: \"19:00\"}}\n        timezone: Europe/London\n"
         ));
     }
-    policy.push_str("  - name: ops\n    effect: allow\n    conditions:\n      profiles: [prod]\n      principals: [\"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_*/*\"]\n");
+    policy.push_str("  - name: ops\n    effect: allow\n    conditions:\n      profiles: [main-prod]\n      principals: [\"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_*/*\"]\n");
     policy
 }
 
 fn main() {
     let event_text = EVENT
         .replace("\"rawPath\": \"/profiles\"", "\"rawPath\": \"/\"")
-        .replace("\"rawQueryString\": \"\"", "\"rawQueryString\": \"profile=prod&duration=900\"");
+        .replace("\"rawQueryString\": \"\"", "\"rawQueryString\": \"profile=main-prod&duration=900\"");
     let now = jiff::Timestamp::now();
     let off = measure("proofs off", &["TVM_IDENTITY_PROOF=off"], |_| event_text.clone(), now);
     let on = measure("proofs required", &[], |i| with_proof(&event_text, i, now), now);

@@ -98,16 +98,24 @@ impl SsmPolicySource {
 }
 
 impl PolicySource for SsmPolicySource {
-    async fn fetch(&self, parameter: &str, deadline: Timestamp) -> Result<String, String> {
+    async fn fetch(&self, reference: &str, deadline: Timestamp) -> Result<String, String> {
         let call = self
             .0
             .get_parameter()
-            .name(parameter)
+            .name(reference)
             // Harmless for a String parameter; lets an operator keep the policy in a SecureString.
             .with_decryption(true)
             .send();
         let output = within(deadline, CALL_CAP, async {
-            call.await.map_err(|error| aws_sdk_ssm::error::DisplayErrorContext(error).to_string())
+            call.await.map_err(|error| {
+                let gone = error.as_service_error().is_some_and(|e| e.is_parameter_version_not_found());
+                let detail = aws_sdk_ssm::error::DisplayErrorContext(error).to_string();
+                if gone {
+                    format!("the pinned version is gone (SSM keeps a parameter's last 100 versions): {detail}")
+                } else {
+                    detail
+                }
+            })
         })
         .await?;
         output

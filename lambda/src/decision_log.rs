@@ -19,7 +19,12 @@ pub struct DecisionLog {
     pub identity: Option<&'static str>,
     /// What the event's authorizer context claimed, unverified: kept for the record only.
     pub claimed_principal_arn: Option<String>,
+    /// The caller's unique id as STS (or, with proofs off, the authorizer) gave it: `AIDA…`,
+    /// `AROA…:<session>`, which outlives a deleted and recreated user or role of the same name.
+    pub principal_id: Option<String>,
     pub account_id: Option<String>,
+    /// The policy version that decided (the pinned one, CONTRACT.md §7).
+    pub policy_version: Option<u64>,
     pub profile: Option<String>,
     pub role_arn: Option<String>,
     /// The policy's decision once it decided; before that (or for discovery), `allow` when the
@@ -103,7 +108,9 @@ mod tests {
             "request_id",
             "user",
             "principal_arn",
+            "principal_id",
             "account_id",
+            "policy_version",
             "profile",
             "role_arn",
             "effect",

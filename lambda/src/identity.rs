@@ -3,11 +3,13 @@
 
 use crate::event::IamAuthorizer;
 
-/// The verified caller. Built only from `requestContext.authorizer.iam`.
+/// The caller: as STS answered its proof, or (proofs off) as the authorizer context says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
     pub user_arn: String,
+    /// The principal's unique id (`UserId`: `AIDA…`, `AROA…:<session>`, …), when known.
+    pub unique_id: Option<String>,
     pub principal_org_id: Option<String>,
 }
 
@@ -21,6 +23,7 @@ impl Caller {
         Some(Caller {
             account_id: non_empty(&iam.account_id)?,
             user_arn: non_empty(&iam.user_arn)?,
+            unique_id: non_empty(&iam.user_id),
             principal_org_id: non_empty(&iam.principal_org_id),
         })
     }
@@ -60,6 +63,33 @@ pub fn username(user_arn: &str) -> Option<String> {
     };
     let clean = sanitise(raw);
     (!clean.is_empty()).then_some(clean)
+}
+
+/// The part of a caller's ARN no new session changes: the role of an assumed role
+/// (`…:assumed-role/<role>`), a user's or root's whole ARN, and for federated users the account's
+/// `…:federated-user` (their names are whatever the `GetFederationToken` caller chose). Anything
+/// else stays as it is.
+pub fn stable_principal(user_arn: &str) -> &str {
+    let Some((head, resource)) = user_arn.rsplit_once(':') else { return user_arn };
+    let segments: Vec<&str> = resource.split('/').collect();
+    let kept = match segments.as_slice() {
+        ["assumed-role", role, _session] => "assumed-role".len() + 1 + role.len(),
+        ["federated-user", _name] => "federated-user".len(),
+        _ => resource.len(),
+    };
+    &user_arn[..head.len() + 1 + kept]
+}
+
+/// What the rate limit counts a caller by (threat model T13): `stable_principal`, so rotating
+/// session names gains no fresh window. Identity Center roles (`AWSReservedSSO_…`) are shared by
+/// everyone in a permission set and their session name is set by the identity provider, not the
+/// caller: those keep the session, so one person cannot use up a whole permission set's window.
+pub fn rate_key(user_arn: &str) -> &str {
+    let stable = stable_principal(user_arn);
+    let is_identity_center = stable
+        .rsplit_once(":assumed-role/")
+        .is_some_and(|(_, role)| role.starts_with("AWSReservedSSO_") && !role.contains('/'));
+    if is_identity_center { user_arn } else { stable }
 }
 
 /// Keeps ASCII letters and digits, keeps case, stops at 20 characters.
@@ -139,6 +169,36 @@ mod tests {
     }
 
     #[test]
+    fn the_stable_principal_drops_what_a_session_chooses() {
+        for (arn, stable, rate) in [
+            (
+                "arn:aws:sts::111122223333:assumed-role/Deploy/ci-run-42",
+                "arn:aws:sts::111122223333:assumed-role/Deploy",
+                "arn:aws:sts::111122223333:assumed-role/Deploy",
+            ),
+            (
+                "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/alice@example.com",
+                "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123456789abcdef",
+                "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/alice@example.com",
+            ),
+            (
+                "arn:aws:iam::111122223333:user/team/alice",
+                "arn:aws:iam::111122223333:user/team/alice",
+                "arn:aws:iam::111122223333:user/team/alice",
+            ),
+            ("arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:root", "arn:aws:iam::111122223333:root"),
+            (
+                "arn:aws:sts::111122223333:federated-user/bob",
+                "arn:aws:sts::111122223333:federated-user",
+                "arn:aws:sts::111122223333:federated-user",
+            ),
+            ("not-an-arn", "not-an-arn", "not-an-arn"),
+        ] {
+            assert_eq!((stable_principal(arn), rate_key(arn)), (stable, rate), "{arn}");
+        }
+    }
+
+    #[test]
     fn sanitising_keeps_ascii_alphanumerics_and_case_up_to_20() {
         for (raw, clean) in [
             ("user@example.com", "userexamplecom"),
@@ -165,6 +225,7 @@ mod tests {
             Some(Caller {
                 account_id: "111122223333".into(),
                 user_arn: "arn:aws:iam::111122223333:user/alice".into(),
+                unique_id: None,
                 principal_org_id: Some("o-abc".into()),
             })
         );
@@ -184,6 +245,7 @@ mod tests {
         let caller = |account: &str, org: Option<&str>| Caller {
             account_id: account.into(),
             user_arn: format!("arn:aws:iam::{account}:user/x"),
+            unique_id: None,
             principal_org_id: org.map(str::to_string),
         };
         let own = "111122223333";

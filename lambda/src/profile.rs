@@ -40,6 +40,21 @@ pub fn is_profile_name(text: &str) -> bool {
     (1..=MAX_PROFILE).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// 1-16 of a-z 0-9, starting with a letter: an environment's name. Without a hyphen of its own,
+/// no environment's profiles (`<env>-…`) or roles (`<prefix><env>-…`) reach into another's.
+pub fn is_environment_name(text: &str) -> bool {
+    (1..=16).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Whether `profile` is one of `environment`'s: `<env>-` and at least one more character
+/// (threat model T10: a TVM never reaches for another environment's roles, nor any role the
+/// environment's prefix does not cover).
+pub fn in_environment(profile: &str, environment: &str) -> bool {
+    profile.strip_prefix(environment).and_then(|rest| rest.strip_prefix('-')).is_some_and(|rest| !rest.is_empty())
+}
+
 /// The role name a profile resolves to.
 pub fn role_name(prefix: &str, profile: &str) -> String {
     format!("{prefix}{profile}")
@@ -192,6 +207,41 @@ mod tests {
             ("arn:aws:iam::111122223333:role/SentinelProtected-", "111122223333", None),
         ] {
             assert_eq!(resolve(raw, account).as_deref(), expected, "{raw} in {account}");
+        }
+    }
+
+    #[test]
+    fn a_profile_is_in_an_environment_only_after_its_name_and_a_hyphen() {
+        for (profile, environment, inside) in [
+            ("main-dev", "main", true),
+            ("main-a", "main", true),
+            ("main-", "main", false),
+            ("main", "main", false),
+            ("maindev", "main", false),
+            ("other-dev", "main", false),
+            ("main2-dev", "main", false),
+            ("mai-dev", "main", false),
+            ("main-eu-dev", "main", true),
+        ] {
+            assert_eq!(in_environment(profile, environment), inside, "{profile} in {environment}");
+        }
+    }
+
+    #[test]
+    fn environment_names_have_no_hyphen_and_start_with_a_letter() {
+        for (name, valid) in [
+            ("main", true),
+            ("a", true),
+            ("prod2", true),
+            (&"a".repeat(16), true),
+            (&"a".repeat(17), false),
+            ("", false),
+            ("2prod", false),
+            ("Main", false),
+            ("main-eu", false),
+            ("main_eu", false),
+        ] {
+            assert_eq!(is_environment_name(name), valid, "{name}");
         }
     }
 

@@ -14,17 +14,16 @@ use crate::contract::{Credentials, ErrorCode, ProfileListing, Response};
 use crate::decision_log::{self, DecisionLog};
 use crate::duration;
 use crate::event::{Event, Route};
-use crate::identity::{AllowedAccounts, Caller, PARTITIONS, caller_allowed, is_account_id, username};
+use crate::identity::{
+    AllowedAccounts, Caller, PARTITIONS, caller_allowed, is_account_id, rate_key, stable_principal, username,
+};
 use crate::policy::{self, Decision, Policy, Principal, Rule};
-use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest};
+use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest, in_environment};
 use crate::proof::replay::{Admission as ProofAdmission, ReplayCache};
 use crate::proof::{self, replay};
 use crate::rate_limit::{Admission, RateLimiter};
-use crate::session::{RequestId, session_name, source_identity};
+use crate::session::{Discriminator, RequestId, session_name, source_identity};
 use crate::settings::{ProofMode, Settings, SettingsError};
-
-/// How long one instance trusts the policy it read.
-pub const POLICY_CACHE: SignedDuration = SignedDuration::from_secs(30);
 
 /// The AssumeRole call the TVM makes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +72,11 @@ pub trait IdentityVerifier: Send + Sync {
     ) -> impl Future<Output = Result<ProofAnswer, String>> + Send;
 }
 
-/// Reads the policy text (SSM `GetParameter`). The error text goes to the log only.
+/// Reads the policy text (SSM `GetParameter` of `<name>:<version>`). The error text goes to the
+/// log only.
 pub trait PolicySource: Send + Sync {
     /// Gives up at `deadline` (the request's, shared by every call it makes).
-    fn fetch(&self, parameter: &str, deadline: Timestamp) -> impl Future<Output = Result<String, String>> + Send;
+    fn fetch(&self, reference: &str, deadline: Timestamp) -> impl Future<Output = Result<String, String>> + Send;
 }
 
 /// What the runtime knows about this invocation.
@@ -118,14 +118,12 @@ pub struct Tvm<I, P, V> {
     issuer: I,
     policies: P,
     verifier: V,
-    cache: Mutex<Option<CachedPolicy>>,
+    /// The pinned policy once read: a parameter version never changes, so it is read once per
+    /// instance. A new pin is a new configuration, which the Lambda service starts new
+    /// instances for.
+    cache: Mutex<Option<Arc<Policy>>>,
     limiter: Mutex<RateLimiter>,
     replays: Mutex<ReplayCache>,
-}
-
-struct CachedPolicy {
-    fetched_at: Timestamp,
-    policy: Arc<Policy>,
 }
 
 /// Everything established about a request once checks 1–4 passed.
@@ -134,6 +132,7 @@ struct Checked<'a> {
     settings: &'a Settings,
     own: OwnFunction<'a>,
     principal: Principal<'a>,
+    disc: Discriminator,
     id: RequestId,
     now: Timestamp,
     deadline: Timestamp,
@@ -217,6 +216,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             }
         };
         log.principal_arn = Some(caller.user_arn.clone());
+        log.principal_id = caller.unique_id.clone();
         log.account_id = Some(caller.account_id.clone());
         // 2. From an allowed account (and organization)?
         if !caller_allowed(&caller, &settings.allowed_accounts, settings.allowed_org_id.as_deref(), own.account_id) {
@@ -232,14 +232,18 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             .limiter
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .admit(&caller.user_arn, invocation.now.as_second());
+            .admit(rate_key(&caller.user_arn), invocation.now.as_second());
         if let Admission::Limited { retry_after_seconds } = admission {
             log.refused("rate limit exceeded".into());
             return Response::rate_limited(retry_after_seconds);
         }
         let principal = Principal { user: &user, arn: &caller.user_arn, account_id: &caller.account_id };
+        // Without a unique id (proofs off, and an authorizer context without `userId`), the part
+        // of the ARN no session chooses stands in for it.
+        let unique_id = caller.unique_id.as_deref().unwrap_or_else(|| stable_principal(&caller.user_arn));
+        let disc = Discriminator::of(&caller.account_id, unique_id);
         let request =
-            Checked { event, settings, own, principal, id, now: invocation.now, deadline: invocation.deadline };
+            Checked { event, settings, own, principal, disc, id, now: invocation.now, deadline: invocation.deadline };
         match event.route() {
             Route::Vend => self.vend(&request, log).await,
             Route::Profiles if event.method() == "GET" => self.discover(&request, log).await,
@@ -316,12 +320,17 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         }
         // GetCallerIdentity does not say which organization the caller is in: with proofs, no
         // organization is taken from the event (admission by organization alone is refused).
-        Ok(Caller { account_id: identity.account_id, user_arn: identity.arn, principal_org_id: None })
+        Ok(Caller {
+            account_id: identity.account_id,
+            user_arn: identity.arn,
+            unique_id: Some(identity.user_id),
+            principal_org_id: None,
+        })
     }
 
     /// Checks 5–11 of `GET /` and `POST /`.
     async fn vend(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
-        let Checked { event, settings, own, principal, id, now, deadline } = request;
+        let Checked { event, settings, own, principal, disc, id, now, deadline } = request;
         let prefix = settings.role_prefix.as_str();
         log.device_id = decision_log::device_id(event.query("device_id").as_deref());
         // 5.
@@ -342,11 +351,12 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             return refuse(log, ErrorCode::InvalidDuration, "duration is not an integer in 900..=3600".into());
         };
         // 8.
-        let policy = match self.policy(settings, *now, *deadline).await {
+        let policy = match self.policy(settings, *deadline).await {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
         // 9.
+        log.policy_version = Some(settings.policy.version);
         let decision = policy.evaluate(principal, profile.policy_name(prefix), *now);
         let effect = if matches!(decision, Decision::Allow(_)) { "allow" } else { "deny" };
         log.decided(effect, decision.rule().map(|rule| rule.name.clone()), decision.reason());
@@ -354,6 +364,10 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             return Response::policy_deny(decision.reason());
         };
         // 10.
+        if !in_environment(profile.policy_name(prefix), &settings.environment) {
+            let reason = format!("the profile is not one of environment `{}`'s", settings.environment);
+            return refuse(log, ErrorCode::ProfileNotAllowed, reason);
+        }
         let Some(role_account) = role_account(rule, *own, &settings.allowed_accounts) else {
             let reason = "the rule's role_account is not an account this TVM may vend in";
             return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
@@ -365,8 +379,8 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         // 11.
         let assume = AssumeRoleRequest {
             role_arn,
-            session_name: session_name(principal.user, id),
-            source_identity: source_identity(principal.user, id),
+            session_name: session_name(principal.user, disc, id),
+            source_identity: source_identity(principal.user, disc, id),
             duration_seconds: duration::effective(
                 requested,
                 rule.max_server_duration,
@@ -384,14 +398,15 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
 
     /// `GET /profiles`: what the policy could ever allow this caller, with the roles they name.
     async fn discover(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
-        let Checked { settings, own, principal, now, deadline, .. } = request;
-        let policy = match self.policy(settings, *now, *deadline).await {
+        let Checked { settings, own, principal, deadline, .. } = request;
+        let policy = match self.policy(settings, *deadline).await {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
         let listings: Vec<ProfileListing> = policy
             .discoverable_profiles(principal)
             .into_iter()
+            .filter(|(name, _)| in_environment(name, &settings.environment))
             .filter(|(name, _)| profile::role_name(&settings.role_prefix, name).len() <= MAX_ROLE_NAME)
             .filter_map(|(name, rule)| {
                 let account = role_account(rule, *own, &settings.allowed_accounts)?;
@@ -405,25 +420,25 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         Response::profiles(&listings)
     }
 
-    /// The policy, from this instance's cache when younger than 30 s. Errors are not cached.
-    async fn policy(&self, settings: &Settings, now: Timestamp, deadline: Timestamp) -> Result<Arc<Policy>, String> {
-        if let Some(cached) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
-            let age = now.duration_since(cached.fetched_at);
-            if age >= SignedDuration::ZERO && age < POLICY_CACHE {
-                return Ok(cached.policy.clone());
-            }
+    /// The pinned policy (threat model T3): read once per instance, and only if SSM's value of the
+    /// pinned version has the pinned digest. A failure is not cached, so a fixed parameter (or
+    /// a throttled read) recovers on the next request.
+    async fn policy(&self, settings: &Settings, deadline: Timestamp) -> Result<Arc<Policy>, String> {
+        if let Some(policy) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {
+            return Ok(policy.clone());
         }
-        let parameter = &settings.policy_parameter;
+        let pin = &settings.policy;
+        let reference = pin.reference();
         let text = self
             .policies
-            .fetch(parameter, deadline)
+            .fetch(&reference, deadline)
             .await
-            .map_err(|e| format!("cannot read the policy parameter {parameter}: {e}"))?;
+            .map_err(|e| format!("cannot read the pinned policy {reference}: {e}"))?;
+        let text = pin.check(&text)?;
         let parsed =
-            policy::parse(&text).map_err(|e| format!("the policy in {parameter} is invalid at {}", e.log_summary()))?;
+            policy::parse(text).map_err(|e| format!("the policy in {reference} is invalid at {}", e.log_summary()))?;
         let policy = Arc::new(parsed);
-        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(CachedPolicy { fetched_at: now, policy: policy.clone() });
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(policy.clone());
         Ok(policy)
     }
 }

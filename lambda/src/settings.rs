@@ -4,16 +4,21 @@
 
 use crate::duration::{MAX_SECONDS, MIN_SECONDS};
 use crate::identity::{AllowedAccounts, is_account_id};
-use crate::profile::MAX_ROLE_NAME;
+use crate::policy::pin::{PolicyPin, is_sha256_hex};
+use crate::profile::{MAX_ROLE_NAME, is_environment_name};
 
 pub const DEFAULT_ROLE_PREFIX: &str = "SentinelProtected-";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `TVM_POLICY_PARAMETER` (or `SENTINEL_POLICY_PARAMETER`): the SSM parameter with the policy.
-    pub policy_parameter: String,
+    /// `TVM_POLICY_PARAMETER` (or `SENTINEL_POLICY_PARAMETER`), `<name>:<version>`, and
+    /// `TVM_POLICY_SHA256`: the one policy version this TVM obeys (threat model T3).
+    pub policy: PolicyPin,
     /// `TVM_ROLE_PREFIX`: profile → role name prefix.
     pub role_prefix: String,
+    /// `TVM_ENVIRONMENT`: the environment whose roles alone this TVM vends, `<prefix><env>-*`
+    /// (threat model T10).
+    pub environment: String,
     /// `TVM_ALLOWED_ACCOUNTS`: callers' accounts allowed (default: the function's own).
     pub allowed_accounts: AllowedAccounts,
     /// `TVM_ALLOWED_ORG_ID`: if set, callers' `principalOrgId` must equal it.
@@ -68,6 +73,24 @@ impl Settings {
             get("TVM_POLICY_PARAMETER").or_else(|| get("SENTINEL_POLICY_PARAMETER")).ok_or_else(|| {
                 error("TVM_POLICY_PARAMETER", "is required: name the SSM parameter that holds the policy".into())
             })?;
+        let policy_sha256 = get("TVM_POLICY_SHA256").ok_or_else(|| {
+            error("TVM_POLICY_SHA256", "is required: the SHA-256 of the policy version the TVM obeys".into())
+        })?;
+        let (name, version) =
+            PolicyPin::parse_reference(&policy_parameter).map_err(|problem| error("TVM_POLICY_PARAMETER", problem))?;
+        if !is_sha256_hex(&policy_sha256) {
+            return Err(error("TVM_POLICY_SHA256", format!("`{policy_sha256}` is not 64 lowercase hex digits")));
+        }
+        let policy = PolicyPin { name, version, sha256: policy_sha256 };
+        let environment = get("TVM_ENVIRONMENT").ok_or_else(|| {
+            error("TVM_ENVIRONMENT", "is required: the environment whose roles this TVM vends".into())
+        })?;
+        if !is_environment_name(&environment) {
+            return Err(error(
+                "TVM_ENVIRONMENT",
+                format!("`{environment}` is not 1-16 of a-z 0-9 starting with a letter"),
+            ));
+        }
 
         let role_prefix = get("TVM_ROLE_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.into());
         // The characters a profile may have: a full role ARN is checked segment by segment
@@ -136,8 +159,9 @@ impl Settings {
             proof_audiences,
             region,
             sts_endpoint,
-            policy_parameter,
+            policy,
             role_prefix,
+            environment,
             allowed_accounts,
             allowed_org_id,
             rate_limit,
@@ -174,30 +198,35 @@ fn is_org_id(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    const SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
     /// What every deployed function has besides the test's own variables (which win).
     const DEPLOYED: [(&str, &str); 2] = [("TVM_PROOF_AUDIENCES", "a1b2c3d4e5"), ("AWS_REGION", "eu-west-2")];
+    /// The pin and the environment, which `exactly` adds too.
+    const PINNED: [(&str, &str); 2] = [("TVM_POLICY_SHA256", SHA256), ("TVM_ENVIRONMENT", "main")];
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
         exactly(&[vars, &DEPLOYED[..]].concat())
     }
 
     fn exactly(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> =
+            vars.iter().chain(&PINNED).map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn proofs_are_required_unless_turned_off_and_need_their_audiences() {
-        let read = settings(&[("TVM_POLICY_PARAMETER", "/p")]).unwrap();
+        let read = settings(&[("TVM_POLICY_PARAMETER", "/p:1")]).unwrap();
         assert_eq!(read.identity_proof, ProofMode::Required);
         assert_eq!(read.proof_audiences, ["a1b2c3d4e5"]);
-        let off = exactly(&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_IDENTITY_PROOF", "off")]).unwrap();
+        let off = exactly(&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_IDENTITY_PROOF", "off")]).unwrap();
         assert_eq!((off.identity_proof, off.proof_audiences.len()), (ProofMode::Off, 0));
         for (vars, variable) in [
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("AWS_REGION", "eu-west-2")][..], "TVM_PROOF_AUDIENCES"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_PROOF_AUDIENCES", "a1b2c3d4e5")][..], "AWS_REGION"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_IDENTITY_PROOF", "maybe")][..], "TVM_IDENTITY_PROOF"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_PROOF_AUDIENCES", "a1b2,Bad")][..], "TVM_PROOF_AUDIENCES"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("AWS_REGION", "eu-west-2")][..], "TVM_PROOF_AUDIENCES"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_PROOF_AUDIENCES", "a1b2c3d4e5")][..], "AWS_REGION"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_IDENTITY_PROOF", "maybe")][..], "TVM_IDENTITY_PROOF"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_PROOF_AUDIENCES", "a1b2,Bad")][..], "TVM_PROOF_AUDIENCES"),
         ] {
             let vars = if variable == "AWS_REGION" { vars.to_vec() } else { [vars, &DEPLOYED[1..]].concat() };
             assert_eq!(exactly(&vars).map_err(|e| e.variable), Err(variable), "{vars:?}");
@@ -206,8 +235,9 @@ mod tests {
 
     #[test]
     fn proofs_go_to_the_sts_endpoint_the_functions_sdk_would_use() {
-        let endpoint =
-            |vars: &[(&str, &str)]| settings(&[&[("TVM_POLICY_PARAMETER", "/p")], vars].concat()).unwrap().sts_endpoint;
+        let endpoint = |vars: &[(&str, &str)]| {
+            settings(&[&[("TVM_POLICY_PARAMETER", "/p:1")], vars].concat()).unwrap().sts_endpoint
+        };
         assert_eq!(endpoint(&[]), "https://sts.eu-west-2.amazonaws.com");
         assert_eq!(endpoint(&[("AWS_REGION", "cn-north-1")]), "https://sts.cn-north-1.amazonaws.com.cn");
         assert_eq!(endpoint(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/")]), "http://127.0.0.1:4566");
@@ -220,10 +250,11 @@ mod tests {
     #[test]
     fn defaults_apply_with_only_the_policy_parameter() {
         assert_eq!(
-            settings(&[("TVM_POLICY_PARAMETER", "/sentinel-tvm/main/policy")]),
+            settings(&[("TVM_POLICY_PARAMETER", "/sentinel-tvm/main/policy:3")]),
             Ok(Settings {
-                policy_parameter: "/sentinel-tvm/main/policy".into(),
+                policy: PolicyPin { name: "/sentinel-tvm/main/policy".into(), version: 3, sha256: SHA256.into() },
                 role_prefix: "SentinelProtected-".into(),
+                environment: "main".into(),
                 allowed_accounts: AllowedAccounts::Own,
                 allowed_org_id: None,
                 rate_limit: 100,
@@ -240,7 +271,7 @@ mod tests {
     #[test]
     fn every_variable_is_read() {
         let read = settings(&[
-            ("SENTINEL_POLICY_PARAMETER", "/legacy"),
+            ("SENTINEL_POLICY_PARAMETER", "/legacy:4"),
             ("TVM_ROLE_PREFIX", "Tvm-"),
             ("TVM_ALLOWED_ACCOUNTS", "111122223333, 444455556666"),
             ("TVM_ALLOWED_ORG_ID", "o-a1b2c3d4e5"),
@@ -249,7 +280,7 @@ mod tests {
             ("TVM_DEFAULT_DURATION_SECONDS", "3600"),
         ])
         .unwrap();
-        assert_eq!(read.policy_parameter, "/legacy");
+        assert_eq!((read.policy.name.as_str(), read.policy.version), ("/legacy", 4));
         assert_eq!(read.role_prefix, "Tvm-");
         assert_eq!(read.allowed_accounts, AllowedAccounts::List(vec!["111122223333".into(), "444455556666".into()]));
         assert_eq!(read.allowed_org_id.as_deref(), Some("o-a1b2c3d4e5"));
@@ -259,13 +290,13 @@ mod tests {
     #[test]
     fn the_new_policy_variable_wins_over_the_legacy_one_and_empty_means_unset() {
         let read = settings(&[
-            ("TVM_POLICY_PARAMETER", "/new"),
-            ("SENTINEL_POLICY_PARAMETER", "/old"),
+            ("TVM_POLICY_PARAMETER", "/new:2"),
+            ("SENTINEL_POLICY_PARAMETER", "/old:1"),
             ("TVM_ALLOWED_ACCOUNTS", ""),
             ("TVM_ALLOWED_ORG_ID", " "),
         ])
         .unwrap();
-        assert_eq!(read.policy_parameter, "/new");
+        assert_eq!(read.policy.reference(), "/new:2");
         assert_eq!(read.allowed_accounts, AllowedAccounts::Own);
         assert_eq!(read.allowed_org_id, None);
     }
@@ -273,7 +304,7 @@ mod tests {
     #[test]
     fn a_zero_window_disables_the_limit_too() {
         let read =
-            settings(&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_WINDOW_SECONDS", "0"), ("TVM_RATE_LIMIT", "5")])
+            settings(&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_RATE_WINDOW_SECONDS", "0"), ("TVM_RATE_LIMIT", "5")])
                 .unwrap();
         assert_eq!((read.rate_limit, read.rate_window_seconds), (0, 0));
     }
@@ -281,7 +312,7 @@ mod tests {
     #[test]
     fn any_account_needs_an_organization() {
         let with_org = settings(&[
-            ("TVM_POLICY_PARAMETER", "/p"),
+            ("TVM_POLICY_PARAMETER", "/p:1"),
             ("TVM_ALLOWED_ACCOUNTS", "*"),
             ("TVM_ALLOWED_ORG_ID", "o-a1b2c3d4e5"),
         ]);
@@ -292,22 +323,32 @@ mod tests {
     fn malformed_variables_are_named() {
         for (vars, variable) in [
             (&[][..], "TVM_POLICY_PARAMETER"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", "bad prefix")][..], "TVM_ROLE_PREFIX"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", &"x".repeat(64))][..], "TVM_ROLE_PREFIX"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "1234")][..], "TVM_ALLOWED_ACCOUNTS"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "111122223333,")][..], "TVM_ALLOWED_ACCOUNTS"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ACCOUNTS", "*")][..], "TVM_ALLOWED_ACCOUNTS"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ORG_ID", "org-1")][..], "TVM_ALLOWED_ORG_ID"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "-1")][..], "TVM_RATE_LIMIT"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_RATE_LIMIT", "ten")][..], "TVM_RATE_LIMIT"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ROLE_PREFIX", "Sentinel.Protected-")][..], "TVM_ROLE_PREFIX"),
-            (&[("TVM_POLICY_PARAMETER", "/p"), ("TVM_ALLOWED_ORG_ID", "\u{FFFD}")][..], "TVM_ALLOWED_ORG_ID"),
+            (&[("TVM_POLICY_PARAMETER", "/p")][..], "TVM_POLICY_PARAMETER"),
+            (&[("TVM_POLICY_PARAMETER", "/p:latest")][..], "TVM_POLICY_PARAMETER"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_POLICY_SHA256", "")][..], "TVM_POLICY_SHA256"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_POLICY_SHA256", "abc")][..], "TVM_POLICY_SHA256"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ENVIRONMENT", "")][..], "TVM_ENVIRONMENT"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ENVIRONMENT", "Main")][..], "TVM_ENVIRONMENT"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ENVIRONMENT", "main-eu")][..], "TVM_ENVIRONMENT"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ROLE_PREFIX", "bad prefix")][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ROLE_PREFIX", &"x".repeat(64))][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ALLOWED_ACCOUNTS", "1234")][..], "TVM_ALLOWED_ACCOUNTS"),
             (
-                &[("TVM_POLICY_PARAMETER", "/p"), ("TVM_DEFAULT_DURATION_SECONDS", "43200")][..],
+                &[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ALLOWED_ACCOUNTS", "111122223333,")][..],
+                "TVM_ALLOWED_ACCOUNTS",
+            ),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ALLOWED_ACCOUNTS", "*")][..], "TVM_ALLOWED_ACCOUNTS"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ALLOWED_ORG_ID", "org-1")][..], "TVM_ALLOWED_ORG_ID"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_RATE_LIMIT", "-1")][..], "TVM_RATE_LIMIT"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_RATE_LIMIT", "ten")][..], "TVM_RATE_LIMIT"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ROLE_PREFIX", "Sentinel.Protected-")][..], "TVM_ROLE_PREFIX"),
+            (&[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_ALLOWED_ORG_ID", "\u{FFFD}")][..], "TVM_ALLOWED_ORG_ID"),
+            (
+                &[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_DEFAULT_DURATION_SECONDS", "43200")][..],
                 "TVM_DEFAULT_DURATION_SECONDS",
             ),
             (
-                &[("TVM_POLICY_PARAMETER", "/p"), ("TVM_DEFAULT_DURATION_SECONDS", "899")][..],
+                &[("TVM_POLICY_PARAMETER", "/p:1"), ("TVM_DEFAULT_DURATION_SECONDS", "899")][..],
                 "TVM_DEFAULT_DURATION_SECONDS",
             ),
         ] {

@@ -11,7 +11,7 @@ use sentinel_tvm_lambda::proof::{self, AUDIENCE_HEADER, NONCE_HEADER};
 use sentinel_tvm_lambda::service::{Handled, ProofAnswer};
 use serde_json::{Value, json};
 
-const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev], accounts: [\"111122223333\"]}}\n";
+const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [main-dev], accounts: [\"111122223333\"]}}\n";
 const ALICE: &str = "arn:aws:iam::111122223333:user/engineering/alice";
 const ALICE_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 const MALLORY: &str = "arn:aws:iam::111122223333:user/mallory";
@@ -45,7 +45,7 @@ fn good_proof() -> String {
 fn event(proof: Option<&str>) -> Value {
     let path = format!("{}/tests/fixtures/apigw-v2-iam-user.json", env!("CARGO_MANIFEST_DIR"));
     let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    event["rawQueryString"] = json!("profile=dev");
+    event["rawQueryString"] = json!("profile=main-dev");
     if let Some(proof) = proof {
         event["headers"][proof::PROOF_HEADER] = json!(proof);
     }

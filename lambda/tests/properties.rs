@@ -10,10 +10,11 @@ use sentinel_tvm_lambda::event::{Event, query_param};
 use sentinel_tvm_lambda::identity::username;
 use sentinel_tvm_lambda::policy::{self, Principal};
 use sentinel_tvm_lambda::profile::ProfileRequest;
+use sentinel_tvm_lambda::session::{Discriminator, RequestId, session_name, source_identity};
 use serde_json::{Value, json};
 
 const FIXTURE: &str = include_str!("fixtures/apigw-v2-iam-user.json");
-const POLICY: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    reason: ops\n    max_server_duration: 30m\n    conditions:\n      profiles: [prod, dev]\n      principals: [\"arn:aws:iam::111122223333:user/*\"]\n      time: {days: [monday, friday], hours: {start: \"22:00\", end: \"06:00\"}, timezone: Europe/London}\n  - {name: deny, effect: deny, conditions: {users: [mallory]}}\n";
+const POLICY: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    reason: ops\n    max_server_duration: 30m\n    conditions:\n      profiles: [main-prod, main-dev]\n      principals: [\"arn:aws:iam::111122223333:user/*\"]\n      time: {days: [monday, friday], hours: {start: \"22:00\", end: \"06:00\"}, timezone: Europe/London}\n  - {name: deny, effect: deny, conditions: {users: [mallory]}}\n";
 
 /// Strings that look like what arrives in events: ARNs, paths, queries, and noise.
 fn text() -> impl Strategy<Value = String> {
@@ -154,6 +155,40 @@ proptest! {
         if let Some(user) = username(&arn) {
             prop_assert!((1..=20).contains(&user.len()) && user.bytes().all(|b| b.is_ascii_alphanumeric()), "{user}");
         }
+    }
+
+    #[test]
+    fn session_names_fit_sts_for_any_caller(
+        arn in text(),
+        unique_id in "[A-Z0-9]{0,32}(:[ -~]{0,80})?",
+        account in "[0-9]{12}",
+        bytes in any::<[u8; 8]>(),
+    ) {
+        if let Some(user) = username(&arn) {
+            let (disc, id) = (Discriminator::of(&account, &unique_id), RequestId::from_bytes(bytes));
+            let sts_allows = |text: &str| {
+                (2..=64).contains(&text.len())
+                    && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+            };
+            let identity = source_identity(&user, &disc, &id);
+            prop_assert!(sts_allows(&identity) && identity.starts_with("sentinel."), "{}", identity);
+            prop_assert_eq!(identity.split('.').count(), 4, "{}", identity);
+            let session = session_name(&user, &disc, &id);
+            prop_assert!(sts_allows(&session), "{}", session);
+        }
+    }
+
+    #[test]
+    fn every_real_caller_arn_is_in_the_patterns_grammar(
+        arn in "arn:(aws|aws-cn|aws-us-gov):(iam::[0-9]{12}:(root|user(/[a-z0-9+=,.@_-]{1,6}){1,4})|sts::[0-9]{12}:(assumed-role/[A-Za-z0-9+=,.@_-]{1,12}/[A-Za-z0-9+=,.@_-]{2,20}|federated-user/[A-Za-z0-9+=,.@_-]{2,12}))"
+    ) {
+        // A caller's own ARN, as a pattern, is always accepted: the automaton spells the
+        // grammar POLICY.md writes down, and the username table (CONTRACT.md §2) agrees.
+        prop_assert_eq!(policy::callers::pattern_problem(&arn), None, "{}", arn);
+        let wildcarded = format!("{}*", &arn[..arn.len() - 1]);
+        prop_assert_eq!(policy::callers::pattern_problem(&wildcarded), None, "{}", wildcarded);
+        let user = username(&arn);
+        prop_assert!(user.is_some() || arn.rsplit('/').next().is_some_and(|name| !name.bytes().any(|b| b.is_ascii_alphanumeric())), "{}", arn);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
+use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
+use aws_sdk_ssm::types::error::ParameterVersionNotFound;
 use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleInput, AssumeRoleOutput};
 use aws_sdk_sts::primitives::DateTime;
 use aws_sdk_sts::types::error::MalformedPolicyDocumentException;
@@ -12,19 +13,21 @@ use aws_smithy_mocks::{mock, mock_client};
 use jiff::Timestamp;
 use sentinel_tvm_lambda::aws::{HttpsIdentityVerifier, SsmPolicySource, StsIssuer};
 use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::policy::pin::sha256_hex;
 use sentinel_tvm_lambda::service::{
     IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm, request_deadline,
 };
 use sentinel_tvm_lambda::settings::Settings;
 
-const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [dev]}}\n";
+const POLICY: &str = "version: \"1\"\nrules:\n  - {name: dev, effect: allow, conditions: {profiles: [main-dev]}}\n";
+
+/// The version `settings` pins.
+const PINNED: &str = "/sentinel-tvm/main/policy:7";
 
 /// The policy comes from a mocked SSM too, so this is the adapters' whole path.
 fn ssm_serving(text: &'static str) -> SsmPolicySource {
     let rule = mock!(aws_sdk_ssm::Client::get_parameter)
-        .match_requests(|input| {
-            input.name() == Some("/sentinel-tvm/main/policy") && input.with_decryption() == Some(true)
-        })
+        .match_requests(|input| input.name() == Some(PINNED) && input.with_decryption() == Some(true))
         .then_output(move || {
             GetParameterOutput::builder()
                 .parameter(
@@ -45,7 +48,9 @@ fn event(query: &str) -> Event {
 
 fn settings() -> Result<Settings, sentinel_tvm_lambda::settings::SettingsError> {
     Settings::from_lookup(|name| match name {
-        "TVM_POLICY_PARAMETER" => Some("/sentinel-tvm/main/policy".to_string()),
+        "TVM_POLICY_PARAMETER" => Some(PINNED.to_string()),
+        "TVM_POLICY_SHA256" => Some(sha256_hex(POLICY.as_bytes())),
+        "TVM_ENVIRONMENT" => Some("main".to_string()),
         // The authorizer context is the caller here: these tests are about the AssumeRole request.
         "TVM_IDENTITY_PROOF" => Some("off".to_string()),
         _ => None,
@@ -96,18 +101,20 @@ async fn the_assume_role_request_carries_role_session_duration_and_source_identi
     let tvm =
         Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY), NoProofs);
 
-    let handled = tvm.handle(&event("profile=dev&duration=2700"), invocation()).await;
+    let handled = tvm.handle(&event("profile=main-dev&duration=2700"), invocation()).await;
 
     assert_eq!(handled.response.status, 200, "{}", handled.response.body);
     assert!(handled.response.body.contains(r#""Expiration":"2026-01-25T15:00:00Z""#), "{}", handled.response.body);
     let input = seen.lock().unwrap().clone().expect("AssumeRole was called");
-    assert_eq!(input.role_arn(), Some("arn:aws:iam::111122223333:role/SentinelProtected-dev"));
+    assert_eq!(input.role_arn(), Some("arn:aws:iam::111122223333:role/SentinelProtected-main-dev"));
     assert_eq!(input.duration_seconds(), Some(2700));
     let source_identity = input.source_identity().expect("SourceIdentity is always set");
     assert!(source_identity.starts_with("sentinel.alicebobsubcompanyco."), "{source_identity}");
     assert!(sts_accepts_source_identity(source_identity), "STS would reject {source_identity:?}");
-    let reqid = source_identity.rsplit('.').next().unwrap();
-    assert_eq!(input.role_session_name(), Some(format!("tvm-alicebobsubcompanyco-{reqid}").as_str()));
+    let [_, _, disc, reqid] = source_identity.split('.').collect::<Vec<_>>()[..] else {
+        panic!("sentinel.<user>.<disc>.<reqid>: {source_identity}")
+    };
+    assert_eq!(input.role_session_name(), Some(format!("tvm-alicebobsubcompanyco-{disc}-{reqid}").as_str()));
     assert_eq!(handled.log.request_id.as_deref(), Some(reqid));
 }
 
@@ -121,7 +128,7 @@ async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
     let tvm =
         Tvm::new(settings(), StsIssuer::from_client(mock_client!(aws_sdk_sts, [&rule])), ssm_serving(POLICY), NoProofs);
 
-    let handled = tvm.handle(&event("profile=dev"), invocation()).await;
+    let handled = tvm.handle(&event("profile=main-dev"), invocation()).await;
 
     assert_eq!(handled.response.status, 500);
     assert_eq!(handled.response.body, r#"{"Code":"CREDENTIAL_ERROR","Message":"Failed to vend credentials"}"#);
@@ -129,9 +136,21 @@ async fn an_sts_error_is_a_credential_error_with_the_detail_only_in_the_log() {
 }
 
 #[tokio::test]
-async fn the_policy_is_read_by_name_with_decryption() {
-    let text = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy", soon()).await;
+async fn the_policy_is_read_by_its_pinned_version_with_decryption() {
+    let text = ssm_serving(POLICY).fetch(PINNED, soon()).await;
     assert_eq!(text.as_deref(), Ok(POLICY));
+}
+
+#[tokio::test]
+async fn a_pinned_version_ssm_no_longer_has_is_named_in_the_error() {
+    let rule = mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| {
+        GetParameterError::ParameterVersionNotFound(
+            ParameterVersionNotFound::builder().message("Systems Manager could not find version 7").build(),
+        )
+    });
+    let ssm = SsmPolicySource::from_client(mock_client!(aws_sdk_ssm, [&rule]));
+    let error = ssm.fetch(PINNED, soon()).await.unwrap_err();
+    assert!(error.starts_with("the pinned version is gone (SSM keeps a parameter's last 100 versions)"), "{error}");
 }
 
 /// The request's deadline as `main` sets it, from the real clock.
@@ -142,7 +161,7 @@ fn soon() -> Timestamp {
 #[tokio::test]
 async fn a_call_after_the_requests_deadline_is_not_made() {
     let passed = Timestamp::now() - jiff::SignedDuration::from_secs(1);
-    let error = ssm_serving(POLICY).fetch("/sentinel-tvm/main/policy", passed).await.unwrap_err();
+    let error = ssm_serving(POLICY).fetch(PINNED, passed).await.unwrap_err();
     assert!(error.contains("deadline"), "{error}");
 }
 

@@ -2,13 +2,17 @@
 //! `smoke-test --as-client` (`crate::names::client_user_name`). Created with one managed policy and
 //! one access key, and removed with them: by the smoke test when it is done, and by teardown when
 //! an interrupted run left it behind (its policy attachment would block deleting the client policy).
+//! And what the installer reads of IAM: invoker candidates, role ARNs with their paths, and what
+//! other environments' execution roles may assume.
 
 use anyhow::{Context, Result};
 use aws_credential_types::Credentials;
 use aws_sdk_iam::Client;
+use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::types::{Tag, User};
 
 use super::errors::{is_access_denied, sdk_error};
+use crate::names;
 
 /// The user, or `None` when there is no such user.
 pub async fn get_user(iam: &Client, user: &str) -> Result<Option<User>> {
@@ -128,6 +132,29 @@ fn offered(mut names: Vec<String>, role_prefix: &str, limit: usize) -> Vec<Strin
     names.sort_by_key(|name| name.to_lowercase());
     names.truncate(limit);
     names
+}
+
+/// The other installed environments' execution roles in this account, each with the document of
+/// its `VEND_POLICY` (the roles it may assume), as IAM returns it: `(environment, document)`.
+/// A role without that policy is left out.
+pub async fn execution_role_grants(iam: &Client) -> Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    let mut pages = iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error(e, "iam:ListRoles"))?;
+        for role in page.roles() {
+            let Some(env) = names::env_of_execution_role(role.role_name()) else { continue };
+            let name = role.role_name();
+            match iam.get_role_policy().role_name(name).policy_name(names::VEND_POLICY).send().await {
+                Ok(output) => found.push((env.to_string(), output.policy_document().to_string())),
+                Err(error) if error.code() == Some("NoSuchEntity") => {}
+                Err(error) => {
+                    return Err(sdk_error(error, format_args!("iam:GetRolePolicy `{name}` `{}`", names::VEND_POLICY)));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The ARN (with its path) of the role named `name`; `None` when the caller may not read it.

@@ -11,6 +11,9 @@ pub struct Identity {
     pub arn: String,
     /// `aws`, `aws-cn`, `aws-us-gov`, … (from the ARN).
     pub partition: String,
+    /// `UserId`: the unique id (`AIDA…`, `AROA…:<session>`, the account for root), which the TVM
+    /// derives the SourceIdentity's discriminator from.
+    pub user_id: String,
 }
 
 impl Identity {
@@ -39,6 +42,7 @@ pub async fn caller_identity(config: &SdkConfig) -> Result<Identity> {
         account_id: output.account().context("sts:GetCallerIdentity returned no account")?.to_string(),
         arn,
         partition,
+        user_id: output.user_id().unwrap_or_default().to_string(),
     })
 }
 
@@ -56,7 +60,12 @@ mod tests {
             ("arn:aws:iam::111122223333:user/ci/deployer", "arn:aws:iam::111122223333:user/ci/deployer"),
             ("arn:aws:iam::000000000000:root", "arn:aws:iam::000000000000:root"),
         ] {
-            let identity = Identity { account_id: "111122223333".into(), arn: arn.into(), partition: "aws".into() };
+            let identity = Identity {
+                account_id: "111122223333".into(),
+                arn: arn.into(),
+                partition: "aws".into(),
+                user_id: "AIDAEXAMPLE".into(),
+            };
             assert_eq!(identity.principal_pattern(), pattern);
         }
     }

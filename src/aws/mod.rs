@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod residue;
 pub mod s3;
 pub mod simulator;
+pub mod ssm;
 
 use std::time::Duration;
 

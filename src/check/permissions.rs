@@ -223,6 +223,11 @@ pub const INSTALLER_ACTIONS: &[&str] = &[
     "iam:TagUser",
     // aws::iam: the roles and users an interactive install offers as invokers.
     "iam:ListUsers",
+    // aws::iam: what the other environments' execution roles may assume (no overlapping scopes).
+    "iam:GetRolePolicy",
+    // aws::ssm: the policy parameter's version the api stack pins.
+    "ssm:GetParameter",
+    "ssm:GetParameterHistory",
     // The smoke test signs its requests to the TVM as the deployer.
     "execute-api:Invoke",
 ];

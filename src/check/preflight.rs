@@ -3,6 +3,9 @@
 //! touches AWS or prints.
 
 use super::verdict::Verdict;
+use serde_json::Value;
+
+use crate::deploy::drift::embedded_json;
 use crate::deploy::model::Deployed;
 use crate::deploy::stacks::TAG_ENV;
 
@@ -61,6 +64,61 @@ pub fn ownership(env: &str, stacks: &[Deployed]) -> Verdict {
     }
 }
 
+/// Threat model T10: this environment's protected roles (`arn:…:role/<scope>*`, `scope` being
+/// `<prefix><env>-`) and those another installed environment's execution role may assume
+/// (`grants`: environment and its `VEND_POLICY` document) must not reach into each other: one
+/// scope the start of the other would let one TVM vend the other's roles. Only patterns in this
+/// account count: IAM is per account.
+pub fn role_scope(env: &str, scope: &str, account_id: &str, grants: &[(String, String)]) -> Verdict {
+    let overlapping: Vec<String> = grants
+        .iter()
+        .filter(|(other, _)| other != env)
+        .flat_map(|(other, document)| {
+            assumable_role_prefixes(document, account_id)
+                .into_iter()
+                .filter(|prefix| scope.starts_with(prefix.as_str()) || prefix.starts_with(scope))
+                .map(move |prefix| format!("`{other}` may assume `role/{prefix}*`"))
+        })
+        .collect();
+    if overlapping.is_empty() {
+        let others = grants.iter().filter(|(other, _)| other != env).count();
+        return Verdict::pass(
+            "role scope",
+            format!("`role/{scope}*` overlaps none of the {others} other environment(s) installed in this account"),
+        );
+    }
+    Verdict::fail(
+        "role scope",
+        format!("`role/{scope}*` overlaps another environment's protected roles: {}", overlapping.join("; ")),
+        "choose a --role-prefix (or --env) whose `<prefix><env>-` neither starts with nor is the start of theirs",
+    )
+}
+
+/// The role-name prefixes of the `role/<prefix>*` resources an execution role's document lets it
+/// `sts:AssumeRole` in `account_id`.
+fn assumable_role_prefixes(document: &str, account_id: &str) -> Vec<String> {
+    let Some(document) = embedded_json(document) else { return Vec::new() };
+    let as_list = |value: &Value| match value {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        Value::String(one) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let statements = match document.get("Statement") {
+        Some(Value::Array(statements)) => statements.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    statements
+        .iter()
+        .filter(|statement| statement.get("Action").is_some_and(|a| as_list(a).iter().any(|a| a == "sts:AssumeRole")))
+        .flat_map(|statement| statement.get("Resource").map(as_list).unwrap_or_default())
+        .filter_map(|resource| {
+            let (head, role) = resource.split_once(":role/")?;
+            (head.ends_with(&format!(":iam::{account_id}"))).then(|| role.trim_end_matches('*').to_string())
+        })
+        .collect()
+}
+
 /// The log groups an earlier install of the environment kept (`kept`, looked for only while
 /// the API stack does not exist): never in the way, the API stack adopts them.
 pub fn kept_log_groups(api_exists: bool, kept: &[String]) -> Verdict {
@@ -78,6 +136,46 @@ pub fn kept_log_groups(api_exists: bool, kept: &[String]) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_environment_whose_roles_reach_into_anothers_is_refused() {
+        let grant = |env: &str, resources: &[&str]| {
+            let document = serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"], "Resource": resources},
+            ]});
+            (env.to_string(), document.to_string())
+        };
+        let own = "arn:aws:iam::111122223333:role/";
+        for (scope, grants, passes) in [
+            ("SentinelProtected-main-", vec![], true),
+            ("SentinelProtected-main-", vec![grant("dev", &[&format!("{own}SentinelProtected-dev-*")])], true),
+            // Another prefix that is this environment's scope and more: `main`'s roles cover `x`'s.
+            ("SentinelProtected-main-x-", vec![grant("main", &[&format!("{own}SentinelProtected-main-*")])], false),
+            // …and the reverse.
+            ("SentinelProtected-", vec![grant("main", &[&format!("{own}SentinelProtected-main-*")])], false),
+            // Another account's roles are that account's business.
+            (
+                "SentinelProtected-main-x-",
+                vec![grant("main", &["arn:aws:iam::444455556666:role/SentinelProtected-main-*"])],
+                true,
+            ),
+            // The environment's own execution role is not another's.
+            ("SentinelProtected-main-", vec![grant("main", &[&format!("{own}SentinelProtected-main-*")])], true),
+            // As IAM returns it: URL-encoded, a single resource as a string.
+            (
+                "SentinelProtected-main-x-",
+                vec![(
+                    "main".into(),
+                    "%7B%22Statement%22%3A%7B%22Action%22%3A%22sts%3AAssumeRole%22%2C%22Resource%22%3A%22arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2FSentinelProtected-main-%2A%22%7D%7D".into(),
+                )],
+                false,
+            ),
+        ] {
+            let env = if scope.ends_with("-main-") { "main" } else { "x" };
+            let verdict = super::role_scope(env, scope, "111122223333", &grants);
+            assert_eq!(verdict.status == crate::check::verdict::Status::Pass, passes, "{scope}: {verdict:?}");
+        }
+    }
+
     use super::*;
     use crate::check::verdict::{Status, failures};
 

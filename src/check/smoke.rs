@@ -1,6 +1,7 @@
 //! The smoke test's judgements, pure: what the vended identity must be, and how the checklist
 //! reads. The checks themselves run in `commands::smoke_test`.
 
+use sentinel_tvm_lambda::session::Discriminator;
 use serde_json::{Value, json};
 
 use crate::deploy::drift::findings;
@@ -39,20 +40,25 @@ pub struct Check {
     pub detail: Option<String>,
 }
 
-/// The identity STS must report for credentials the TVM vended for `role`:
-/// `arn:<partition>:sts::<account>:assumed-role/<role>/tvm-<user>-<8 lowercase hex>`.
+/// The identity STS must report for credentials the TVM vended for `role` to the caller whose
+/// sanitised username is `user` and whose unique id is `unique_id` (CONTRACT.md §5):
+/// `arn:<partition>:sts::<account>:assumed-role/<role>/tvm-<user>-<disc>-<16 lowercase hex>`,
+/// `disc` computed by the Lambda's own function, so attribution is checked, not just its shape.
 pub fn check_assumed_role_arn(
     arn: &str,
     partition: &str,
     account_id: &str,
     role: &str,
     user: &str,
+    unique_id: &str,
 ) -> Result<(), String> {
-    let expected = format!("arn:{partition}:sts::{account_id}:assumed-role/{role}/tvm-{user}-");
-    let request_id = arn.strip_prefix(&expected).ok_or_else(|| format!("expected `{expected}<8 hex>`, got `{arn}`"))?;
+    let disc = Discriminator::of(account_id, unique_id);
+    let expected = format!("arn:{partition}:sts::{account_id}:assumed-role/{role}/tvm-{user}-{}-", disc.as_str());
+    let request_id =
+        arn.strip_prefix(&expected).ok_or_else(|| format!("expected `{expected}<16 hex>`, got `{arn}`"))?;
     let is_request_id =
-        request_id.len() == 8 && request_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if is_request_id { Ok(()) } else { Err(format!("`{arn}` does not end in an 8-hex request id")) }
+        request_id.len() == 16 && request_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if is_request_id { Ok(()) } else { Err(format!("`{arn}` does not end in a 16-hex request id")) }
 }
 
 /// `✓ name (0.4 s)` per check; a failed one is followed by what was seen.
@@ -218,22 +224,32 @@ mod tests {
     #[test]
     fn the_assumed_role_arn_must_be_the_protected_role_with_a_tvm_session() {
         let role = "SentinelProtected-main-smoke";
-        let check = |arn: &str| check_assumed_role_arn(arn, "aws", "111122223333", role, "alice");
-        assert_eq!(
-            check("arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d"),
-            Ok(())
-        );
+        let check = |arn: &str| check_assumed_role_arn(arn, "aws", "111122223333", role, "alice", "AIDAALICE");
+        let disc = Discriminator::of("111122223333", "AIDAALICE");
+        let disc = disc.as_str();
+        let bob = Discriminator::of("111122223333", "AIDABOB");
+        let session = |user: &str, disc: &str, id: &str| {
+            format!("arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-{user}-{disc}-{id}")
+        };
+        assert_eq!(check(&session("alice", disc, "0a1b2c3d4e5f6a7b")), Ok(()));
         for wrong in [
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0A1B2C3D",
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3",
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-bob-0a1b2c3d",
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-prod/tvm-alice-0a1b2c3d",
-            "arn:aws:sts::999999999999:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d",
-            "arn:aws-cn:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-0a1b2c3d",
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/alice",
-            "arn:aws:iam::111122223333:user/alice",
+            session("alice", disc, "0A1B2C3D4E5F6A7B"),
+            session("alice", disc, "0a1b2c3d"),
+            session("alice", bob.as_str(), "0a1b2c3d4e5f6a7b"),
+            session("bob", disc, "0a1b2c3d4e5f6a7b"),
+            format!(
+                "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-prod/tvm-alice-{disc}-0a1b2c3d4e5f6a7b"
+            ),
+            format!(
+                "arn:aws:sts::999999999999:assumed-role/SentinelProtected-main-smoke/tvm-alice-{disc}-0a1b2c3d4e5f6a7b"
+            ),
+            format!(
+                "arn:aws-cn:sts::111122223333:assumed-role/SentinelProtected-main-smoke/tvm-alice-{disc}-0a1b2c3d4e5f6a7b"
+            ),
+            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-main-smoke/alice".into(),
+            "arn:aws:iam::111122223333:user/alice".into(),
         ] {
-            assert!(check(wrong).is_err(), "{wrong} should be refused");
+            assert!(check(&wrong).is_err(), "{wrong} should be refused");
         }
     }
 

@@ -19,10 +19,16 @@ use crate::settings::{Invokers, Selection, Sources};
 use crate::ui::output::Reporter;
 use crate::ui::wizard::DEFAULT_ENV;
 
+/// Valid: exit 0, with a warning for each condition that holds for more callers than its author
+/// likely meant (`policy::warnings`); invalid: exit 2, each problem with its line and the fix.
 pub fn validate(out: &Reporter, file: &Path) -> Result<Outcome> {
     let policy = policy::validate_file(file)?;
     let rules = policy.rules.len();
-    out.json(json!({"type": "result", "command": "policy validate", "outcome": "valid", "file": file, "rules": rules}));
+    let warnings = policy::warnings(&policy);
+    for warning in &warnings {
+        out.warn(&format!("{}: {warning}", file.display()));
+    }
+    out.json(json!({"type": "result", "command": "policy validate", "outcome": "valid", "file": file, "rules": rules, "warnings": warnings}));
     out.data(&format!("{}: valid ({rules} rule{})\n", file.display(), if rules == 1 { "" } else { "s" }));
     Ok(Outcome::Success)
 }

@@ -142,7 +142,7 @@ fn map_values(value: &Value, f: impl Fn(&Value) -> Value) -> Value {
 }
 
 /// A JSON object or list held as text, plain or URL-encoded (as IAM returns documents).
-fn embedded_json(text: &str) -> Option<Value> {
+pub fn embedded_json(text: &str) -> Option<Value> {
     let trimmed = text.trim();
     let decoded = if trimmed.starts_with("%7B") || trimmed.starts_with("%7b") || trimmed.starts_with("%5B") {
         percent_decode(trimmed)?

@@ -1,6 +1,6 @@
 //! Plain CloudFormation data, shared by both sides of the SDK boundary: what `aws::cloudformation`
-//! returns (stacks, change sets, events) and what it is asked to deploy (`StackRequest`); and the
-//! one S3 fact the deploy decides on (`StoredObject`). Fields
+//! returns (stacks, change sets, events) and what it is asked to deploy (`StackRequest`); the
+//! one S3 fact the deploy decides on (`StoredObject`) and the SSM one (`ParameterVersion`). Fields
 //! and tiny predicates only: no decisions, no SDK types, so the SDK layer can import it without
 //! importing the planner, the engine or the templates.
 
@@ -155,4 +155,11 @@ pub struct StoredObject {
     pub version_id: Option<String>,
     /// Base64 of the object's SHA-256, when it was stored with one.
     pub checksum_sha256: Option<String>,
+}
+
+/// One version of an SSM parameter, as `GetParameter` or `GetParameterHistory` report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterVersion {
+    pub version: u64,
+    pub value: String,
 }

@@ -10,7 +10,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use sentinel_tvm_lambda::policy::{self, PolicyError};
+use sentinel_tvm_lambda::policy::{self, PolicyError, lint};
+
+use crate::deploy::model::ParameterVersion;
 
 use crate::error::Fixable;
 use crate::names::SMOKE_PROFILE;
@@ -106,6 +108,23 @@ pub fn for_deploy(env: &str, user: &UserPolicy, smoke_principals: &[String]) -> 
         ));
     }
     Ok(text)
+}
+
+/// The warnings about a valid policy (`policy::lint`), each naming its line and rule.
+pub fn warnings(policy: &policy::Policy) -> Vec<String> {
+    lint::warnings(policy).iter().map(ToString::to_string).collect()
+}
+
+/// `warnings` of policy text; none for text that does not parse (it has errors instead).
+pub fn text_warnings(text: &str) -> Vec<String> {
+    policy::parse(text).map(|parsed| warnings(&parsed)).unwrap_or_default()
+}
+
+/// The newest of `versions` whose value is exactly `text`: the version the api stack pins
+/// (threat model T3). Any version holding the same bytes is the same policy, so one written
+/// over it later (out of band) is never chosen, and a rewrite back to the same text is harmless.
+pub fn version_holding(text: &str, versions: &[ParameterVersion]) -> Option<u64> {
+    versions.iter().filter(|v| v.value == text).map(|v| v.version).max()
 }
 
 /// Lets the smoke test's principals (and nobody else) have the smoke profile.
@@ -254,6 +273,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_pinned_version_is_the_newest_holding_exactly_the_deployed_text() {
+        let ours = "version: \"1\"\nrules: []\n";
+        let open = "version: \"1\"\nrules: [{name: open, effect: allow, conditions: {accounts: [\"111122223333\"]}}]\n";
+        let v = |version: u64, value: &str| ParameterVersion { version, value: value.into() };
+        for (versions, expected) in [
+            (vec![v(1, ours)], Some(1)),
+            (vec![v(1, "old"), v(2, ours)], Some(2)),
+            (vec![v(1, ours), v(2, open)], Some(1)),
+            (vec![v(1, ours), v(2, open), v(3, ours)], Some(3)),
+            (vec![v(1, open), v(2, &format!("{ours} "))], None),
+            (vec![], None),
+        ] {
+            assert_eq!(version_holding(ours, &versions), expected, "{versions:?}");
+        }
+    }
+
+    #[test]
+    fn warnings_name_the_line_and_rule() {
+        let text = "version: \"1\"\nrules:\n  - {name: by-name, effect: deny, conditions: {users: [alice]}}\n";
+        let found = text_warnings(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("line 3: rule `by-name`: its only condition on who calls is `users:`"),
+            "{found:?}"
+        );
+        assert!(text_warnings("not: [a policy").is_empty(), "an invalid policy has errors, not warnings");
+    }
+
     const DEVELOPERS: &str = "arn:aws:sts::111122223333:assumed-role/Developers/*";
     const CI_USER: &str = "arn:aws:iam::111122223333:user/ci/deployer";
 
@@ -380,7 +428,7 @@ mod tests {
             text: "version: \"1\"\nrules:\n  - name: a\n    effect: permit\n    conditions: {users: [a]}\n".into(),
             source: "team.yaml".into(),
         };
-        let error = for_deploy("main", &user, &["arn:aws:iam::1:user/x".into()]).unwrap_err();
+        let error = for_deploy("main", &user, &["arn:aws:iam::111122223333:user/x".into()]).unwrap_err();
         let fixable = error.downcast_ref::<Fixable>().unwrap();
         assert!(fixable.message.contains("team.yaml:4: rule `a`: effect"), "{}", fixable.message);
     }
@@ -394,7 +442,7 @@ mod tests {
             source: "p.yaml".into(),
         };
         assert!(
-            for_deploy("main", &reserved, &["arn:aws:iam::1:user/x".into()])
+            for_deploy("main", &reserved, &["arn:aws:iam::111122223333:user/x".into()])
                 .unwrap_err()
                 .to_string()
                 .contains("sentinel-tvm-smoke-test")
@@ -403,9 +451,12 @@ mod tests {
         for i in 0..60 {
             big.push_str(&format!("  - {{name: rule-{i}, effect: allow, reason: a reason that takes some room, conditions: {{profiles: [p{i}]}}}}\n"));
         }
-        let error =
-            for_deploy("main", &UserPolicy { text: big, source: "big.yaml".into() }, &["arn:aws:iam::1:user/x".into()])
-                .unwrap_err();
+        let error = for_deploy(
+            "main",
+            &UserPolicy { text: big, source: "big.yaml".into() },
+            &["arn:aws:iam::111122223333:user/x".into()],
+        )
+        .unwrap_err();
         assert!(error.to_string().contains("at most 4096"), "{error}");
     }
 }

@@ -260,6 +260,9 @@ pub struct Inputs<'a> {
     pub partition: &'a str,
     /// The policy YAML as it will be stored (already validated and composed).
     pub policy_text: &'a str,
+    /// The policy parameter's version holding `policy_text`, once the policy stack wrote it
+    /// (`commands::steps::policy_pin`): the api stack pins it (threat model T3).
+    pub policy_version: Option<u64>,
     /// `lambda/<sha256>.zip`, once the code is uploaded.
     pub artifact_key: Option<&'a str>,
     /// The S3 version of that key the installer uploaded or checked (`deploy::artifact`).
@@ -276,6 +279,15 @@ pub struct Inputs<'a> {
 pub struct MissingInput {
     pub part: String,
     pub output: String,
+}
+
+fn policy_version_missing() -> MissingInput {
+    MissingInput { part: "policy".into(), output: "the parameter version holding the policy".into() }
+}
+
+/// What the api stack pins the policy's value to (`TVM_POLICY_SHA256`): the Lambda's own digest.
+pub fn policy_sha256(policy_text: &str) -> String {
+    sentinel_tvm_lambda::policy::pin::sha256_hex(policy_text.as_bytes())
 }
 
 fn artifact_version_missing() -> MissingInput {
@@ -320,6 +332,8 @@ impl Inputs<'_> {
                     ("ArtifactVersion", self.artifact_version.ok_or_else(artifact_version_missing)?.to_string()),
                     ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
                     ("PolicyParameterName", self.output(Part::Policy, "ParameterName")?),
+                    ("PolicyParameterVersion", self.policy_version.ok_or_else(policy_version_missing)?.to_string()),
+                    ("PolicySha256", policy_sha256(self.policy_text)),
                     ("RolePrefix", d.role_prefix.clone()),
                     ("AllowedAccounts", self.caller_accounts().join(",")),
                     ("AllowedOrgId", d.allowed_org_id.clone().unwrap_or_default()),
@@ -439,6 +453,7 @@ mod tests {
             account_id: "111122223333",
             partition: "aws",
             policy_text: "x",
+            policy_version: Some(4),
             artifact_key: Some("lambda/x.zip"),
             artifact_version: Some("v1"),
             scp_document: Some("{}"),
@@ -525,6 +540,32 @@ mod tests {
         assert_eq!(pinned.parameters(&Part::Api).unwrap()["ArtifactVersion"], "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
         let unpinned = Inputs { artifact_version: None, ..inputs(&deploy, &outputs) };
         assert!(unpinned.parameters(&Part::Api).is_err(), "no api stack without a pinned version");
+    }
+
+    #[test]
+    fn the_function_obeys_the_policy_version_and_digest_the_installer_read_back() {
+        let template = Part::Api.template();
+        assert!(
+            template.contains("TVM_POLICY_PARAMETER: !Sub \"${PolicyParameterName}:${PolicyParameterVersion}\"\n")
+                && template.contains("TVM_POLICY_SHA256: !Ref PolicySha256\n")
+                && template.contains("TVM_ENVIRONMENT: !Ref EnvName\n"),
+            "{template}"
+        );
+        let deploy = deploy(EnvironmentConfig::default());
+        let outputs = all_outputs();
+        let text = "version: \"1\"\nrules: []\n";
+        let pinned = Inputs { policy_text: text, policy_version: Some(12), ..inputs(&deploy, &outputs) };
+        let parameters = pinned.parameters(&Part::Api).unwrap();
+        assert_eq!(parameters["PolicyParameterVersion"], "12");
+        // The digest the Lambda checks, computed by the Lambda's own function.
+        assert_eq!(parameters["PolicySha256"], sentinel_tvm_lambda::policy::pin::sha256_hex(text.as_bytes()));
+        // …which is SHA-256 as Python's hashlib computes it.
+        assert_eq!(parameters["PolicySha256"], "37450d9a8fc2327a8ffc10267890e33a68cd725db5f7d4bd31833fd2b7446e8c");
+        let unpinned = Inputs { policy_version: None, ..inputs(&deploy, &outputs) };
+        assert_eq!(
+            unpinned.parameters(&Part::Api).unwrap_err().to_string(),
+            "stack part `policy` has no output `the parameter version holding the policy` yet"
+        );
     }
 
     #[test]
@@ -712,14 +753,7 @@ mod tests {
             ("artifacts.yaml", "BucketName", vec![names.bucket()]),
             ("policy.yaml", "Name", vec![names.policy_parameter()]),
             ("execution-role.yaml", "RoleName", vec![names.execution_role()]),
-            (
-                "execution-role.yaml",
-                "Resource",
-                vec![
-                    arn("ssm", &format!("parameter{}", names.policy_parameter())),
-                    arn("logs", &format!("log-group:{decision_log}:*")),
-                ],
-            ),
+            ("execution-role.yaml", "Resource", vec![arn("logs", &format!("log-group:{decision_log}:*"))]),
             ("api.yaml", "LogGroupName", vec![decision_log.clone(), access_log]),
             ("api.yaml", "FunctionName", vec![names.function()]),
             ("api.yaml", "Name", vec![names.api()]),
@@ -733,9 +767,15 @@ mod tests {
         ] {
             assert_eq!(rendered(file, key), expected, "{file} {key}");
         }
-        // The roles the execution role may assume (as list items, not under a key of their own).
+        // The roles the execution role may assume, and the policy parameter it may read (itself,
+        // and itself with a version selector: see the template), as list items.
         let protected = format!("arn:aws:iam::111122223333:role/{}*", names.protected_role_prefix());
-        let assumable = rendered("execution-role.yaml", "-");
-        assert!(!assumable.is_empty() && assumable.iter().all(|arn| *arn == protected), "{assumable:?}");
+        let parameter = arn("ssm", &format!("parameter{}", names.policy_parameter()));
+        let selected = format!("{parameter}:*");
+        let items = rendered("execution-role.yaml", "-");
+        for expected in [&protected, &parameter, &selected] {
+            assert!(items.contains(expected), "{expected} in {items:?}");
+        }
+        assert!(items.iter().all(|arn| [&protected, &parameter, &selected].contains(&arn)), "{items:?}");
     }
 }

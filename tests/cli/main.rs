@@ -100,6 +100,34 @@ fn policy_validate_accepts_a_good_file_and_names_the_line_of_a_bad_one() {
 }
 
 #[test]
+fn policy_validate_refuses_a_pattern_no_caller_matches_and_names_the_form_that_would() {
+    let dir = scratch("policy-principals");
+    let role = "version: \"1\"\nrules:\n  - name: no-contractors\n    effect: deny\n    conditions:\n      principals: [\"arn:aws:iam::111122223333:role/Contractors\"]\n";
+    std::fs::write(dir.join("role.yaml"), role).unwrap();
+    let refused = sentinel_tvm_in(&dir, &["policy", "validate", "role.yaml"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("role.yaml:6: rule `no-contractors`: conditions.principals: `arn:aws:iam::111122223333:role/Contractors` matches no caller ARN")
+            && stderr(&refused).contains("write `arn:aws:sts::111122223333:assumed-role/Contractors/*`"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Valid, but worth a second look: a warning on stderr, exit 0.
+    let loose = "version: \"1\"\nrules:\n  - {name: anywhere, effect: allow, conditions: {principals: [\"arn:aws:sts::*:assumed-role/Dev/*\"]}}\n";
+    std::fs::write(dir.join("loose.yaml"), loose).unwrap();
+    let warned = sentinel_tvm_in(&dir, &["policy", "validate", "loose.yaml"]);
+    assert_eq!(warned.status.code(), Some(0), "{}", stderr(&warned));
+    assert!(
+        stderr(&warned).contains(
+            "line 3: rule `anywhere`: principals: `arn:aws:sts::*:assumed-role/Dev/*` matches callers of any account"
+        ),
+        "{}",
+        stderr(&warned)
+    );
+}
+
+#[test]
 fn without_an_environment_or_a_terminal_the_error_names_the_flag() {
     let dir = scratch("no-env");
     let run = sentinel_tvm_in(&dir, &["install", "--yes"]);

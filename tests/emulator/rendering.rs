@@ -8,8 +8,10 @@ use crate::support::{Install, Workdir, header_only_lambda_zip, unique_name};
 const POLICY: &str =
     "version: \"1\"\nrules:\n  - name: dev\n    effect: allow\n    conditions:\n      profiles: [r-dev]\n";
 
+/// A policy change: the policy stack writes a new parameter version, then the api stack pins it
+/// (its function's environment), each shown as its change set and its events.
 #[tokio::test]
-async fn an_upgrade_of_one_stack_reads_as_its_change_set_and_events() {
+async fn a_policy_upgrade_reads_as_its_change_sets_and_events() {
     let emulator = emulator_or_skip!();
     let env = unique_name("r");
     let dir = Workdir::new(&env);

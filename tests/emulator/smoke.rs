@@ -78,19 +78,18 @@ async fn a_policy_denying_the_smoke_profile_fails_the_positive_check_with_policy
     let dir = Workdir::new(&env);
     Install::new(&env, &zip).protect("app").skip_smoke_test().source_identity_off().run(&emulator, &dir).assert_code(0);
 
-    // The installer always lets the deployer have the smoke profile; someone changed the policy
-    // behind its back (the function has not run yet, so nothing is cached).
+    // The installer always lets the deployer have the smoke profile; someone with CloudFormation
+    // rights changed the policy behind its back: a new parameter version, and the api stack
+    // pinned to it. (Writing the parameter alone would change nothing: the version is pinned.)
     let denying = format!(
         "version: \"1\"\nrules:\n  - name: lockdown\n    effect: deny\n    reason: lockdown in force\n    conditions: {{profiles: [{env}-smoke]}}\n"
     );
-    aws_sdk_ssm::Client::new(&emulator.config)
-        .put_parameter()
-        .name(format!("/sentinel-tvm/{env}/policy"))
-        .value(denying)
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config);
+    let parameter = format!("/sentinel-tvm/{env}/policy");
+    let written = ssm.put_parameter().name(&parameter).value(&denying).overwrite(true).send().await.unwrap();
+    let sha256 = sentinel_tvm_lambda::policy::pin::sha256_hex(denying.as_bytes());
+    let version = written.version().to_string();
+    repin(&emulator, &sentinel_tvm::deploy::stacks::Part::Api.stack_name(&env), &version, &sha256).await;
 
     let smoke = emulator.sentinel_tvm(&dir, &["--env", &env, "--output", "json", "smoke-test", "--wait", "1"]);
     smoke.assert_code(1);
@@ -98,6 +97,31 @@ async fn a_policy_denying_the_smoke_profile_fails_the_positive_check_with_policy
     assert!(details[0].contains("POLICY_DENY") && details[0].contains("lockdown in force"), "{details:?}");
 
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+}
+
+/// Updates the api stack to pin another policy version and digest, every other parameter kept.
+async fn repin(emulator: &crate::support::Emulator, stack: &str, version: &str, sha256: &str) {
+    use aws_sdk_cloudformation::types::Parameter;
+    let cfn = aws_sdk_cloudformation::Client::new(&emulator.config);
+    let described = cfn.describe_stacks().stack_name(stack).send().await.unwrap();
+    let parameters = described.stacks()[0].parameters().iter().map(|p| {
+        let key = p.parameter_key().unwrap();
+        match key {
+            "PolicyParameterVersion" => Parameter::builder().parameter_key(key).parameter_value(version).build(),
+            "PolicySha256" => Parameter::builder().parameter_key(key).parameter_value(sha256).build(),
+            _ => Parameter::builder().parameter_key(key).use_previous_value(true).build(),
+        }
+    });
+    cfn.update_stack()
+        .stack_name(stack)
+        .use_previous_template(true)
+        .set_parameters(Some(parameters.collect()))
+        .capabilities(aws_sdk_cloudformation::types::Capability::CapabilityIam)
+        .send()
+        .await
+        .unwrap();
+    let status = crate::support::settle(&cfn, stack).await;
+    assert_eq!(status, Some(aws_sdk_cloudformation::types::StackStatus::UpdateComplete));
 }
 
 /// Threat model T14 (and T11's rule: nothing without the environment's tag is touched): a user

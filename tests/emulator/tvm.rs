@@ -6,7 +6,7 @@ use aws_credential_types::Credentials;
 use sentinel_tvm::deploy::stacks::Part;
 use sentinel_tvm::tvm::http::TvmClient;
 
-use crate::support::{Emulator, Install, REGION, Workdir, unique_name};
+use crate::support::{Emulator, Install, REGION, Workdir, settle, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
 /// An IAM user holding only `policy_arn`, with an access key.
@@ -71,8 +71,11 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
     let arn = sts.get_caller_identity().send().await.unwrap().arn().unwrap().to_string();
     let user = sentinel_tvm_lambda::identity::sanitise(&user_name);
     let prefix = format!("arn:aws:sts::000000000000:assumed-role/SentinelProtected-{env}-app/tvm-{user}-");
-    let reqid = arn.strip_prefix(&prefix).unwrap_or_else(|| panic!("{arn} should start {prefix}"));
-    assert!(reqid.len() == 8 && reqid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{arn}");
+    // …then the discriminator of the verified principal and the 64-bit request id (CONTRACT.md §5).
+    let rest = arn.strip_prefix(&prefix).unwrap_or_else(|| panic!("{arn} should start {prefix}"));
+    let (disc, reqid) = rest.split_once('-').unwrap_or_else(|| panic!("{arn}: no <disc>-<reqid>"));
+    assert!(disc.len() == 16 && disc.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)), "{arn}");
+    assert!(reqid.len() == 16 && reqid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{arn}");
 
     // refusals
     let unsigned = client.get(&format!("{base}?profile={env}-app"), None).await.unwrap();
@@ -93,13 +96,18 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
     assert_eq!(listed["profiles"][0]["name"], format!("{env}-app"));
     assert_eq!(listed["profiles"].as_array().unwrap().len(), 1, "{listed}");
 
-    let iam = aws_sdk_iam::Client::new(&emulator.config);
-    for key in iam.list_access_keys().user_name(&user_name).send().await.unwrap().access_key_metadata() {
-        iam.delete_access_key().user_name(&user_name).access_key_id(key.access_key_id().unwrap()).send().await.unwrap();
-    }
-    iam.detach_user_policy().user_name(&user_name).policy_arn(&policy_arn).send().await.unwrap();
-    iam.delete_user().user_name(&user_name).send().await.unwrap();
+    remove_client_user(&emulator, &user_name, &policy_arn).await;
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+}
+
+/// Undoes `client_user`, so teardown can delete the client policy.
+async fn remove_client_user(emulator: &Emulator, user_name: &str, policy_arn: &str) {
+    let iam = aws_sdk_iam::Client::new(&emulator.config);
+    for key in iam.list_access_keys().user_name(user_name).send().await.unwrap().access_key_metadata() {
+        iam.delete_access_key().user_name(user_name).access_key_id(key.access_key_id().unwrap()).send().await.unwrap();
+    }
+    iam.detach_user_policy().user_name(user_name).policy_arn(policy_arn).send().await.unwrap();
+    iam.delete_user().user_name(user_name).send().await.unwrap();
 }
 
 /// Threat model T9: the starter policy (no `--policy-file`) admits exactly the configured
@@ -183,4 +191,127 @@ async fn the_starter_policy_admits_exactly_the_invokers() {
     iam.delete_access_key().user_name(&user).access_key_id(key.access_key_id()).send().await.unwrap();
     iam.delete_user().user_name(&user).send().await.unwrap();
     iam.delete_role().role_name(&role).send().await.unwrap();
+}
+
+/// Threat model T3, staged rather than raced: the TVM obeys the policy version its api stack pins.
+/// The policy stack's change applied alone (a new parameter version) changes nothing; the api
+/// stack's switch to it does; a value written over the parameter by hand is a version nobody
+/// pinned, and is never obeyed. Before each pair of vends the function gets a new instance (its
+/// timeout set to the value it has, which replaces the instance and drifts nothing), so the first
+/// vend reads the policy afresh: a TVM that read the parameter's latest value, cached or not,
+/// would fail here.
+#[tokio::test]
+async fn the_tvm_obeys_the_policy_version_its_api_stack_pins_and_never_a_rewrite() {
+    let emulator = emulator_or_skip!();
+    let zip = lambda_zip_or_skip!();
+    let env = unique_name("pin");
+    let dir = Workdir::new(&env);
+    let user_name = format!("{env}-pin-client");
+    let user_arn = format!("arn:aws:iam::000000000000:user/{user_name}");
+    let allowing = |profile: &str| {
+        format!(
+            "version: \"1\"\nrules:\n  - name: only\n    effect: allow\n    conditions:\n      profiles: [{env}-{profile}]\n      principals: [\"{user_arn}\"]\n"
+        )
+    };
+    std::fs::write(dir.path.join("first.yaml"), allowing("app")).unwrap();
+    std::fs::write(dir.path.join("second.yaml"), allowing("other")).unwrap();
+    let install = Install::new(&env, &zip)
+        .source_identity_off()
+        .protect("app")
+        .protect("other")
+        .args(["--policy-file", "first.yaml"])
+        .skip_smoke_test()
+        .run(&emulator, &dir);
+    install.assert_code(0);
+
+    let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;
+    let policy_arn = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let parameter = emulator.stack_output(&Part::Policy.stack_name(&env), "ParameterName").await;
+    let (_, credentials) = client_user(&emulator, &user_name, &policy_arn).await;
+    let base = format!("{}/_aws/execute-api/{api_id}/", emulator.endpoint);
+    let client = TvmClient::for_tvm(&base, REGION).unwrap();
+    let vend = |profile: &str| {
+        let url = format!("{base}?profile={env}-{profile}");
+        let (client, credentials) = (&client, &credentials);
+        async move {
+            let answer = client.get(&url, Some(credentials)).await.unwrap();
+            (answer.status, answer.code())
+        }
+    };
+    let lambda = aws_sdk_lambda::Client::new(&emulator.config);
+    let function = format!("sentinel-tvm-{env}");
+    let new_instance = || async {
+        let timeout = lambda.get_function_configuration().function_name(&function).send().await.unwrap().timeout();
+        lambda.update_function_configuration().function_name(&function).set_timeout(timeout).send().await.unwrap();
+    };
+    let allowed = (200, None);
+    let denied = (403, Some("POLICY_DENY".to_string()));
+    assert_eq!((vend("app").await, vend("other").await), (allowed.clone(), denied.clone()), "the first policy");
+
+    // 1. The policy stack's change alone: a new version of the parameter, which nothing pins yet.
+    let cfn = aws_sdk_cloudformation::Client::new(&emulator.config);
+    let policy_stack = Part::Policy.stack_name(&env);
+    let keep = |key: &str| {
+        aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key).use_previous_value(true).build()
+    };
+    let text = |key: &str, value: String| {
+        aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key).parameter_value(value).build()
+    };
+    cfn.update_stack()
+        .stack_name(&policy_stack)
+        .use_previous_template(true)
+        .parameters(keep("EnvName"))
+        .parameters(text("PolicyDocument", allowing("other")))
+        .send()
+        .await
+        .unwrap();
+    let status = settle(&cfn, &policy_stack).await;
+    assert_eq!(status, Some(aws_sdk_cloudformation::types::StackStatus::UpdateComplete));
+    let ssm = aws_sdk_ssm::Client::new(&emulator.config);
+    let latest = ssm.get_parameter().name(&parameter).send().await.unwrap();
+    assert_eq!(latest.parameter().unwrap().value(), Some(allowing("other").as_str()), "the policy stack wrote it");
+    new_instance().await;
+    assert_eq!((vend("app").await, vend("other").await), (allowed.clone(), denied.clone()), "still the pinned version");
+
+    // 2. The api stack's switch: `upgrade` pins the version holding its policy.
+    let upgrade = emulator.sentinel_tvm(
+        &dir,
+        &["--env", &env, "--yes", "upgrade", "--lambda-zip", &zip, "--policy-file", "second.yaml", "--skip-smoke-test"],
+    );
+    upgrade.assert_code(0);
+    assert_eq!((vend("app").await, vend("other").await), (denied.clone(), allowed.clone()), "the new version decides");
+
+    // 3. A rewrite out of band: allow everything, to everyone. Nobody pinned it.
+    let open = "version: \"1\"\nrules:\n  - {name: open, effect: allow, conditions: {accounts: [\"000000000000\"]}}\n";
+    ssm.put_parameter().name(&parameter).value(open).overwrite(true).send().await.unwrap();
+    new_instance().await;
+    assert_eq!((vend("app").await, vend("other").await), (denied.clone(), allowed.clone()), "never the rewrite");
+    // `status` reports it as drift of the policy stack. The next upgrade keeps the pin and says
+    // the parameter was written over (`--no-drift`: the emulator cannot restore a parameter by
+    // a drift-aware change set as AWS would, docs/EMULATOR.md).
+    let status = emulator.sentinel_tvm(&dir, &["--env", &env, "status"]);
+    status.assert_code(1);
+    assert!(status.stderr.contains(&format!("{policy_stack}`: PolicyParameter")), "{}", status.stderr);
+    let again = emulator.sentinel_tvm(
+        &dir,
+        &[
+            "--env",
+            &env,
+            "--yes",
+            "upgrade",
+            "--no-drift",
+            "--lambda-zip",
+            &zip,
+            "--policy-file",
+            "second.yaml",
+            "--skip-smoke-test",
+        ],
+    );
+    again.assert_code(0);
+    assert!(again.stderr.contains("someone wrote over the parameter"), "{}", again.stderr);
+    new_instance().await;
+    assert_eq!((vend("app").await, vend("other").await), (denied, allowed), "still never the rewrite");
+
+    remove_client_user(&emulator, &user_name, &policy_arn).await;
+    emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
 }

@@ -187,6 +187,9 @@ async fn installs_from_flags_and_from_the_saved_file_give_the_same_stacks() {
     for stacks in [&mut a, &mut b] {
         let version = stacks.get_mut(&Part::Api.label()).unwrap().1.remove("ArtifactVersion");
         assert!(version.is_some_and(|v| !v.is_empty()), "the function is pinned to a version");
+        // The policy's digest: its text names its own environment.
+        let digest = stacks.get_mut(&Part::Api.label()).unwrap().1.remove("PolicySha256");
+        assert!(digest.is_some_and(|d| d.len() == 64), "the function is pinned to the policy's digest");
     }
     assert_eq!(a, b, "the same settings from flags and from the file give the same stacks");
     assert_eq!(a[&Part::Api.label()].1["RateLimit"], "7");

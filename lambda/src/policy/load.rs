@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use super::callers;
 use super::window::{Hours, TimeWindow, day_bit, parse_clock, parse_day};
 use super::{Conditions, Effect, Policy, Rule};
 use crate::duration::{MAX_SECONDS, MIN_SECONDS, parse_go_duration};
@@ -301,10 +302,7 @@ impl RuleCheck<'_> {
                 }
             }),
             principals: self.list(raw.principals, "conditions.principals", |p| {
-                let printable = p.bytes().all(|b| b.is_ascii_graphic());
-                (p.starts_with("arn:") && printable)
-                    .then_some(())
-                    .ok_or_else(|| format!("`{p}` is not an ARN pattern (`arn:…`, `*` as wildcard)"))
+                callers::pattern_problem(p).map_or(Ok(()), Err)
             }),
             accounts: self.list(raw.accounts, "conditions.accounts", |a| {
                 is_account_id(a).then_some(()).ok_or_else(|| format!("`{a}` is not a 12-digit account ID (quote it)"))

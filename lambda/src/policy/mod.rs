@@ -5,8 +5,11 @@
 //! The installer's `policy validate` calls `parse` too: one implementation, so a policy the
 //! installer accepts is exactly a policy the Lambda accepts.
 
+pub mod callers;
 mod eval;
+pub mod lint;
 mod load;
+pub mod pin;
 mod window;
 
 pub use eval::{Decision, NO_MATCHING_RULE, Principal, arn_matches};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 use sentinel_tvm_lambda::contract::Credentials;
 use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::policy::pin::sha256_hex;
 use sentinel_tvm_lambda::service::{
     AssumeRoleRequest, CredentialIssuer, Handled, IdentityVerifier, Invocation, PolicySource, ProofAnswer,
     ProofRequest, Tvm, request_deadline,
@@ -16,16 +17,21 @@ use sentinel_tvm_lambda::settings::Settings;
 use serde_json::Value;
 
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
+/// The policy version every harness pins (`TVM_POLICY_PARAMETER`).
+pub const PINNED: &str = "/sentinel-tvm/main/policy:3";
 pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-/// STS that records every AssumeRole and answers with fixed credentials (or fails).
+/// STS that records every AssumeRole and answers with fixed credentials (or fails, or panics:
+/// for tests that prove STS is never asked).
 pub struct FakeSts {
     calls: Arc<Mutex<Vec<AssumeRoleRequest>>>,
     fail: bool,
+    panics: bool,
 }
 
 impl CredentialIssuer for FakeSts {
     async fn assume_role(&self, request: &AssumeRoleRequest, _: jiff::Timestamp) -> Result<Credentials, String> {
+        assert!(!self.panics, "STS must not be called, yet was asked for {}", request.role_arn);
         self.calls.lock().unwrap().push(request.clone());
         if self.fail {
             return Err("AccessDenied: User arn:aws:sts::111122223333:assumed-role/exec/x is not authorized".into());
@@ -46,8 +52,8 @@ pub struct FakeSsm {
 }
 
 impl PolicySource for FakeSsm {
-    async fn fetch(&self, parameter: &str, _: jiff::Timestamp) -> Result<String, String> {
-        assert_eq!(parameter, "/sentinel-tvm/main/policy");
+    async fn fetch(&self, reference: &str, _: jiff::Timestamp) -> Result<String, String> {
+        assert_eq!(reference, PINNED, "the TVM asks SSM for the pinned version only");
         self.fetches.fetch_add(1, Ordering::SeqCst);
         self.text.lock().unwrap().clone()
     }
@@ -95,6 +101,12 @@ impl Harness {
         Self::with_env(&[&[("TVM_IDENTITY_PROOF", "off")], env].concat(), policy, sts_fails)
     }
 
+    /// Like `new`, with an STS that panics if it is called at all.
+    pub fn with_panicking_sts(env: &[(&str, &str)], policy: Result<&str, &str>) -> Self {
+        let sts = FakeSts { calls: Arc::default(), fail: false, panics: true };
+        Self::over(&[&[("TVM_IDENTITY_PROOF", "off")], env].concat(), policy, sts)
+    }
+
     /// A TVM that requires caller proofs for audience `a1b2c3d4e5`, its STS at
     /// `https://sts.eu-west-2.amazonaws.com`.
     pub fn with_proofs(env: &[(&str, &str)], policy: Result<&str, &str>) -> Self {
@@ -102,14 +114,24 @@ impl Harness {
         Self::with_env(&[&deployed[..], env].concat(), policy, false)
     }
 
+    /// The pin is `PINNED` and the digest of `policy` (of the empty text when it is an error, so
+    /// a test that puts a policy in later pins that one with `TVM_POLICY_SHA256` in `env`).
     fn with_env(env: &[(&str, &str)], policy: Result<&str, &str>, sts_fails: bool) -> Self {
-        let mut vars = vec![("TVM_POLICY_PARAMETER".to_string(), "/sentinel-tvm/main/policy".to_string())];
+        Self::over(env, policy, FakeSts { calls: Arc::default(), fail: sts_fails, panics: false })
+    }
+
+    fn over(env: &[(&str, &str)], policy: Result<&str, &str>, sts: FakeSts) -> Self {
+        let sha256 = sha256_hex(policy.unwrap_or_default().as_bytes());
+        let mut vars = vec![
+            ("TVM_POLICY_PARAMETER".to_string(), PINNED.to_string()),
+            ("TVM_POLICY_SHA256".to_string(), sha256),
+            ("TVM_ENVIRONMENT".to_string(), "main".to_string()),
+        ];
         vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
-        let sts_calls = Arc::new(Mutex::new(Vec::new()));
+        let sts_calls = sts.calls.clone();
         let policy = Arc::new(Mutex::new(policy.map(str::to_string).map_err(str::to_string)));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let sts = FakeSts { calls: sts_calls.clone(), fail: sts_fails };
         let ssm = FakeSsm { text: policy.clone(), fetches: fetches.clone() };
         let proof_requests = Arc::new(Mutex::new(Vec::new()));
         let proof_answer = Arc::new(Mutex::new(None));

@@ -11,7 +11,7 @@ use futures_util::future::try_join_all;
 use serde_json::json;
 
 use super::session::{Session, environment_stacks};
-use super::{drift, scp, starter};
+use super::{drift, policy_pin, scp, starter};
 use crate::aws::logs::log_group_exists;
 use crate::config::IdentityProof;
 use crate::deploy::artifact::{self, Artifact};
@@ -114,6 +114,9 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
     let (env, deploy, identity) = (session.env(), &session.settings.deploy, &session.identity);
     let user = starter::user_policy(session, true).await?;
     let policy_text = policy::for_deploy(env, &user, &session.smoke_principals())?;
+    for warning in policy::text_warnings(&user.text) {
+        session.out.warn(&format!("{}: {warning}", user.source));
+    }
     let cfn = session.cloudformation();
     let mut engine = session.engine(&cfn);
     let deployed = environment_stacks(session).await?;
@@ -129,6 +132,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
     let mut outputs = Outputs::new();
     let mut results = Vec::new();
     let mut version: Option<String> = None;
+    let mut policy_version: Option<u64> = None;
     for wave in 0..=waves {
         let inputs = Inputs {
             env,
@@ -136,6 +140,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
             account_id: &identity.account_id,
             partition: &identity.partition,
             policy_text: &policy_text,
+            policy_version,
             artifact_key: Some(&key),
             artifact_version: version.as_deref(),
             scp_document: None,
@@ -157,6 +162,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
         }
         if wave == 0 {
             version = code_version(session, artifact, &outputs, mode).await?;
+            policy_version = policy_pin::policy_version(session, &policy_text, &outputs, mode).await?;
         }
     }
     mark_restored(&mut results, &restored, mode);

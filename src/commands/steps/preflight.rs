@@ -1,7 +1,7 @@
 //! The checks `install` makes before it touches any stack, each printed as a one-line verdict
 //! with its fix: credentials, account, region, that the caller may create what the templates
 //! need, the policy as it would be deployed, that every existing stack of the environment is
-//! sentinel-tvm's, that the Lambda can be built here (cargo, cargo-lambda, zig and the Rust target
+//! sentinel-tvm's, that no other environment's protected roles overlap this one's, that the Lambda can be built here (cargo, cargo-lambda, zig and the Rust target
 //! for another architecture), and the log groups an earlier install kept (adopted, never
 //! deleted). The verdicts themselves are `crate::check::preflight`.
 
@@ -40,6 +40,7 @@ pub async fn run(session: &Session, stacks: &[Deployed], lambda_zip: Option<&Pat
         permissions(session).await,
         policy(session).await,
         preflight::ownership(session.env(), stacks),
+        role_scope(session).await?,
         log_groups(session, stacks).await?,
     ];
     if session.settings.deploy.scp.mode == ScpMode::Enforce {
@@ -62,6 +63,15 @@ pub async fn run(session: &Session, stacks: &[Deployed], lambda_zip: Option<&Pat
         ));
     }
     Ok(failed.is_empty())
+}
+
+/// No other environment installed in this account reaches into this one's protected roles, nor
+/// this one into theirs (threat model T10).
+async fn role_scope(session: &Session) -> Result<Verdict> {
+    let iam = aws_sdk_iam::Client::new(&session.sdk);
+    let grants = crate::aws::iam::execution_role_grants(&iam).await?;
+    let scope = session.names().protected_role_prefix();
+    Ok(preflight::role_scope(session.env(), &scope, &session.identity.account_id, &grants))
 }
 
 /// Whether the Lambda can be built here (or a prebuilt zip is given), before anything is saved.

@@ -45,6 +45,7 @@ pub async fn identity_is_protected_role(
     target: &Target,
     credentials: &Credentials,
     user: &str,
+    unique_id: &str,
 ) -> Result<()> {
     let config = aws_sdk_sts::config::Builder::from(&session.sdk).credentials_provider(credentials.clone()).build();
     let output = aws_sdk_sts::Client::from_conf(config)
@@ -54,7 +55,7 @@ pub async fn identity_is_protected_role(
         .map_err(|error| sdk_error(error, "sts:GetCallerIdentity with the vended credentials"))?;
     let arn = output.arn().unwrap_or_default();
     let identity = &session.identity;
-    smoke::check_assumed_role_arn(arn, &identity.partition, &identity.account_id, &target.role_name, user)
+    smoke::check_assumed_role_arn(arn, &identity.partition, &identity.account_id, &target.role_name, user, unique_id)
         .map_err(anyhow::Error::msg)
 }
 

@@ -85,6 +85,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
         account_id: &session.identity.account_id,
         partition: &session.identity.partition,
         policy_text: "",
+        policy_version: None,
         artifact_key: None,
         artifact_version: None,
         scp_document: Some(&document),

@@ -101,7 +101,7 @@ pub async fn checks(session: &Session, target: &Target, args: &SmokeArgs) -> Res
     checks.push(
         timed_check("the credentials are the protected role, stamped for the caller", async {
             let credentials = vended.as_ref().context("no credentials were vended")?;
-            identity_is_protected_role(session, target, credentials, &deployer_user).await
+            identity_is_protected_role(session, target, credentials, &deployer_user, &session.identity.user_id).await
         })
         .await,
     );

@@ -65,7 +65,9 @@ pub async fn checks(
     checks.push(
         timed_check("its credentials are the protected role, stamped for the client", async {
             let credentials = vended.as_ref().ok_or_else(|| anyhow::anyhow!("no credentials were vended"))?;
-            identity_is_protected_role(session, target, credentials, &user_name).await
+            let created =
+                get_user(&iam, &user).await?.ok_or_else(|| anyhow::anyhow!("the client user `{user}` is gone"))?;
+            identity_is_protected_role(session, target, credentials, &user_name, created.user_id()).await
         })
         .await,
     );
