@@ -345,6 +345,37 @@ async fn a_stack_sentinel_tvm_did_not_create_is_never_touched() {
     cfn.delete_stack().stack_name(&foreign).send().await.unwrap();
 }
 
+/// Threat model T10: IAM is per account, so a role prefix that makes one environment's protected
+/// roles (`<prefix><env>-*`) cover another's would let one TVM vend the other's roles. The
+/// pre-flight reads what each installed environment's execution role may assume and refuses the
+/// overlap, in both directions, before anything is created.
+#[tokio::test]
+async fn an_environment_whose_roles_would_overlap_anothers_is_refused() {
+    let emulator = emulator_or_skip!();
+    let first = unique_name("s");
+    let dir = Workdir::new(&first);
+    let zip = header_only_lambda_zip();
+    Install::new(&first, &zip).protect("app").skip_smoke_test().run(&emulator, &dir).assert_code(0);
+
+    let cfn = Cfn::new(&emulator.config);
+    // Inside: `SentinelProtected-<first>-<second>-…` roles are all the first's too. Covering:
+    // prefix `SentinelProtecte`, environment `d`, so `SentinelProtected-*`, every other's.
+    for (second, prefix) in
+        [(unique_name("t"), format!("SentinelProtected-{first}-")), ("d".to_string(), "SentinelProtecte".into())]
+    {
+        let install = Install::new(&second, &zip).protect("app").skip_smoke_test().args(["--role-prefix", &prefix]);
+        let run = install.run(&emulator, &dir);
+        run.assert_code(1);
+        let overlap = format!("`{first}` may assume `role/SentinelProtected-{first}-*`");
+        assert!(run.stderr.contains("role scope") && run.stderr.contains(&overlap), "{}", run.stderr);
+        assert!(run.stdout.contains("pre-flight check failed (role scope)"), "{}", run.stdout);
+        let artifacts = cfn.describe_stacks().stack_name(Part::Artifacts.stack_name(&second)).send().await;
+        assert!(artifacts.is_err(), "nothing was created");
+    }
+
+    emulator.sentinel_tvm(&dir, &["--env", &first, "--yes", "teardown"]).assert_code(0);
+}
+
 /// A principal of its own that may do exactly `actions` in IAM (on every resource).
 async fn principal_allowed(emulator: &Emulator, name: &str, actions: &[&str]) -> SdkConfig {
     let root = Iam::new(&emulator.config);
