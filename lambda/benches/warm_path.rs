@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use sentinel_tvm_lambda::contract::Credentials;
 use sentinel_tvm_lambda::event::Event;
+use sentinel_tvm_lambda::policy::pin::sha256_hex;
 use sentinel_tvm_lambda::proof::{self, AUDIENCE_HEADER, NONCE_HEADER};
 use sentinel_tvm_lambda::service::{
     AssumeRoleRequest, CredentialIssuer, IdentityVerifier, Invocation, PolicySource, ProofAnswer, ProofRequest, Tvm,
@@ -102,8 +103,11 @@ fn main() {
 
 /// Runs `ITERATIONS` requests (after 1,000 to warm up) with the given extra variables; returns p50.
 fn measure(label: &str, extra: &[&str], event: impl Fn(usize) -> String, now: jiff::Timestamp) -> Duration {
+    let pinned = format!("TVM_POLICY_SHA256={}", sha256_hex(fifty_rule_policy().as_bytes()));
     let vars: Vec<(String, String)> = [
-        "TVM_POLICY_PARAMETER=/bench/policy",
+        "TVM_POLICY_PARAMETER=/bench/policy:1",
+        pinned.as_str(),
+        "TVM_ENVIRONMENT=main",
         "TVM_RATE_LIMIT=0",
         "TVM_PROOF_AUDIENCES=a1b2c3d4e5",
         "AWS_REGION=eu-west-2",
