@@ -22,7 +22,9 @@ use serde_json::json;
 use crate::aws::iam;
 use crate::aws::residue::{Leftover, Residue};
 use crate::cli::{GlobalArgs, TeardownArgs};
-use crate::commands::steps::scp::{TeardownGuardrails, delete_for_teardown, guardrails_for_teardown};
+use crate::commands::steps::guardrails::{
+    TeardownGuardrails, delete_for_teardown, for_teardown as guardrails_for_teardown,
+};
 use crate::commands::steps::session::{Session, environment_stacks};
 use crate::commands::steps::smoke_client::{ClientUser, client_user};
 use crate::config::EnvironmentConfig;

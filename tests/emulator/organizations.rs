@@ -206,3 +206,25 @@ async fn the_tvm_in_the_management_account_and_the_root_as_a_target_are_warned_a
     assert!(root_target.detail.contains("every account"), "{root_target:?}");
     assert_eq!(verdict(&verdicts, "scp targets").status, Status::Pass, "{verdicts:#?}");
 }
+
+/// Emulator Organizations API (ListParents): where the TVM's account sits, up to the root, is
+/// what the "tvm covered" check compares the targets with; an account the organization does not
+/// have is not found, and the check fails closed for it.
+#[tokio::test]
+async fn the_tvm_accounts_parents_decide_whether_the_scp_reaches_it() {
+    let emulator = emulator_or_skip!();
+    let org = Organizations::new(&emulator.config);
+    let root = root_id(&org).await;
+
+    let here = org.ancestors(MANAGEMENT).await.expect("ListParents answers");
+    let nowhere = org.ancestors("999999999999").await.expect("a missing account is no error");
+    let verdicts = check(&org, MANAGEMENT, MEMBER, std::slice::from_ref(&root), "sentinel-tvm-x-protect-roles", None)
+        .await
+        .expect("the checks run");
+
+    assert_eq!(here, Some(vec![root.clone()]));
+    assert_eq!(nowhere, None);
+    let covered = verdict(&verdicts, "tvm covered");
+    assert_eq!(covered.status, Status::Fail, "{MEMBER} is not in the emulator's organization: {covered:?}");
+    assert!(covered.detail.contains("not found in the organization"), "{covered:?}");
+}

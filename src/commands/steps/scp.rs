@@ -9,6 +9,7 @@
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
+use super::guardrails;
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam::role_arn;
@@ -18,11 +19,10 @@ use crate::aws::simulator::{self, Guardrail as Simulated, Simulation};
 use crate::aws::{Connection, sdk_config};
 use crate::check::verdict::{self, Verdict};
 use crate::config::{RcpMode, ScpMode};
-use crate::deploy::engine::{Engine, Mode, StackResult, WaveOutcome};
-use crate::deploy::model::Deployed;
+use crate::deploy::engine::{Mode, StackResult};
 use crate::deploy::stacks::{Inputs, Outputs, Part};
 use crate::error::Fixable;
-use crate::names::{Guardrail, guardrail_policy_name, stack_prefix};
+use crate::names::{Guardrail, guardrail_policy_name};
 use crate::scp::cases::{self, Case, LOCKOUT_CHECK};
 use crate::scp::deployers::{self, Caller};
 use crate::scp::guarded::Tvm;
@@ -204,7 +204,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
         Err(error) => return Err(error),
     };
     let cfn = CloudFormation::new(&org.sdk);
-    let found = guardrail_stacks(&cfn, session.env()).await?;
+    let found = guardrails::guardrail_stacks(&cfn, session.env()).await?;
     let plan = ownership::plan(&found, session.env(), &session.identity.account_id, &wanted);
     for (name, whose) in &plan.foreign {
         session
@@ -219,12 +219,9 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
             session.out.note("the guardrails name the TVM's execution role, function and bucket, which are not deployed yet; `install` deploys them after those");
             return Ok(Applied::Nothing);
         }
-        match deploy(session, &org, &cfn, mode, outputs, &wanted).await? {
+        match deploy(session, &org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
             Some(done) => results = done,
             None => return Ok(Applied::Declined),
-        }
-        if !migrate(session, &cfn, mode, &plan.migrate).await? {
-            return Ok(Applied::Declined);
         }
     }
     if plan.retire.is_empty() {
@@ -239,12 +236,12 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
     if !session.agrees(&question, false)? {
         return Ok(Applied::Declined);
     }
-    delete_all(session, &cfn, &plan.retire).await?;
+    guardrails::delete_all(&session.engine(&cfn), &plan.retire).await?;
     Ok(Applied::Retired(list))
 }
 
-/// The organization's checks, the lock-out guard, then each wanted guardrail's stack in turn;
-/// `None` when a question was declined.
+/// The organization's checks, the lock-out guard, then each wanted guardrail's stack in turn,
+/// and the 0.1 SCP stacks after them; `None` when a question was declined.
 async fn deploy(
     session: &Session,
     org: &Org,
@@ -252,6 +249,7 @@ async fn deploy(
     mode: Mode,
     outputs: &Outputs,
     wanted: &[Guardrail],
+    legacy: &[String],
 ) -> Result<Option<Vec<StackResult>>> {
     // Printed by `install`'s pre-flight; here only a failure stops the guardrails.
     let verdicts = org_verdicts(session, org).await?;
@@ -268,8 +266,7 @@ async fn deploy(
     }
     let scp = scp_document(&session.settings, &arns, &deployers)?;
     lockout_guard(session, &scp, &arns).await?;
-    let engine = session.engine(cfn);
-    let mut results = Vec::new();
+    let mut desired = Vec::new();
     for kind in wanted {
         let text = match kind {
             Guardrail::Scp => scp.clone(),
@@ -287,50 +284,12 @@ async fn deploy(
             scp_document: Some(&text),
             outputs,
         };
-        let desired = inputs.desired(&part).with_context(|| format!("the {} stack's parameters", kind.as_str()))?;
-        match engine.run_wave(vec![desired], mode).await? {
-            WaveOutcome::Done(done) => results.extend(done),
-            WaveOutcome::Declined => return Ok(None),
-        }
+        desired.push(inputs.desired(&part).with_context(|| format!("the {} stack's parameters", kind.as_str()))?);
     }
-    Ok(Some(results))
-}
-
-/// The 0.1 SCP stacks of this TVM, deleted once the new SCP is attached: until then both
-/// count against each target's five (the pre-flight counted the new one as one more).
-async fn migrate(session: &Session, cfn: &CloudFormation, mode: Mode, legacy: &[String]) -> Result<bool> {
-    if legacy.is_empty() {
-        return Ok(true);
-    }
-    let list = legacy.join(", ");
-    if mode == Mode::Preview {
-        session.out.note(&format!("`upgrade` would then delete {list}, the SCP as sentinel-tvm 0.1 named it"));
-        return Ok(true);
-    }
-    let question = format!("The new SCP is attached: delete {list}, the SCP as sentinel-tvm 0.1 named it?");
-    if !session.agrees(&question, true)? {
-        session.out.note(&format!("kept {list}: both SCPs stay attached, each counting against the targets' five"));
-        return Ok(false);
-    }
-    delete_all(session, cfn, legacy).await?;
-    Ok(true)
-}
-
-/// Deletes `names` (asked already), one after the other, each waited for.
-async fn delete_all(session: &Session, cfn: &CloudFormation, names: &[String]) -> Result<()> {
-    // Asked already: the deletion itself asks nothing.
-    let engine = Engine { yes: true, ..session.engine(cfn) };
-    for name in names {
-        engine.delete_and_wait(name).await?;
-    }
-    Ok(())
-}
-
-/// The guardrail stacks of environment `env` in the organization's account, whoever's.
-pub async fn guardrail_stacks(cfn: &CloudFormation, env: &str) -> Result<Vec<Deployed>> {
-    let mut stacks = cfn.list(&stack_prefix(env)).await?;
-    stacks.retain(|s| matches!(Part::from_stack_name(env, &s.name), Some(Part::Guardrail { .. })));
-    Ok(stacks)
+    let engine = session.engine(cfn);
+    let agrees = |question: &str| session.agrees(question, true);
+    let account = &session.identity.account_id;
+    guardrails::converge(&engine, &session.out, account, desired, legacy, mode, &agrees).await
 }
 
 /// The lock-out guard: the SCP must let the caller (with its real path) do every guarded
@@ -438,47 +397,4 @@ pub async fn simulated_verdicts(
         .collect();
     let decisions = simulator::custom_policy_decisions(sdk, guardrail, &simulations).await?;
     Ok(cases.iter().zip(&decisions).map(|(case, decisions)| cases::verdict(check, case, decisions)).collect())
-}
-
-/// What teardown does with the guardrail stacks in the organization's account.
-pub struct TeardownGuardrails {
-    pub cfn: CloudFormation,
-    /// The account they are in.
-    pub account_id: String,
-    pub plan: ownership::Teardown,
-}
-
-/// This TVM's guardrail stacks to delete (only when the environment has stacks here,
-/// `tvm_stacks_here`, or `--delete-guardrails`), those kept, and others' left alone. When the
-/// organization's account cannot be reached and an SCP is enforced, teardown stops instead:
-/// the TVM is not removed while an SCP naming it may exist.
-pub async fn guardrails_for_teardown(
-    session: &Session,
-    tvm_stacks_here: bool,
-    asked: bool,
-) -> Result<Option<TeardownGuardrails>> {
-    let org = match Org::open(session).await {
-        Ok(org) => org,
-        Err(error) if session.settings.deploy.scp.mode == ScpMode::Enforce => {
-            return Err(error.context(Fixable::new(
-                "teardown will not remove the TVM while its guardrail stacks may still exist in the organization's account",
-                "make `--org-profile` work (or delete the guardrail stacks there yourself), then run teardown again",
-            )));
-        }
-        Err(_) => return Ok(None),
-    };
-    let cfn = CloudFormation::new(&org.sdk);
-    let found = guardrail_stacks(&cfn, session.env()).await?;
-    let plan = ownership::teardown(&found, session.env(), &session.identity.account_id, tvm_stacks_here, asked);
-    Ok(Some(TeardownGuardrails { cfn, account_id: org.identity.account_id, plan }))
-}
-
-/// Deletes the guardrail stacks teardown listed (and was allowed to), before the TVM they name.
-pub async fn delete_for_teardown(session: &Session, guardrails: &TeardownGuardrails) -> Result<()> {
-    delete_all(session, &guardrails.cfn, &guardrails.plan.delete).await.map_err(|error| {
-        error.context(format!(
-            "teardown will not remove the TVM while its guardrail stacks still exist in account {}",
-            guardrails.account_id
-        ))
-    })
 }
