@@ -156,10 +156,13 @@ mod tests {
 
     const OURS: &str = "111122223333";
 
-    /// Each stack's status, tags and events; and every mutating call, in order.
+    /// A stack's status, tags, and every status it went through (its stack-level events).
+    type FakeStack = (String, BTreeMap<String, String>, Vec<String>);
+
+    /// Each stack; and every mutating call, in order.
     #[derive(Default)]
     struct Fake {
-        stacks: BTreeMap<String, (String, BTreeMap<String, String>, Vec<String>)>,
+        stacks: BTreeMap<String, FakeStack>,
         calls: Vec<String>,
     }
 
