@@ -2,13 +2,15 @@
 //! this TVM's to what is wanted (the new SCP attached before the 0.1 one goes, and never a
 //! stack another TVM account owns), deleting them, and what teardown does with them. Whose a
 //! stack is decides `crate::scp::ownership`; the documents and the organization's checks are
-//! `commands::steps::scp`'s.
+//! `commands::steps::scp`'s. The organization's credentials (`Org`) are opened here.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use aws_config::SdkConfig;
 
-use super::scp::Org;
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
+use crate::aws::identity::{Identity, caller_identity};
+use crate::aws::{Connection, sdk_config};
 use crate::config::ScpMode;
 use crate::deploy::engine::{Engine, Mode, StackResult, WaveOutcome};
 use crate::deploy::model::Deployed;
@@ -17,6 +19,30 @@ use crate::error::Fixable;
 use crate::names::stack_prefix;
 use crate::scp::ownership::{self, Owner};
 use crate::ui::output::Reporter;
+
+/// The credentials the guardrail stacks are deployed with: `--org-profile`, else the session's.
+pub struct Org {
+    pub sdk: SdkConfig,
+    pub identity: Identity,
+}
+
+impl Org {
+    pub async fn open(session: &Session) -> Result<Org> {
+        let Some(profile) = session.settings.deploy.scp.org_profile.clone() else {
+            return Ok(Org { sdk: session.sdk.clone(), identity: session.identity.clone() });
+        };
+        let connection = Connection {
+            profile: Some(profile.clone()),
+            region: session.sdk.region().map(|r| r.to_string()),
+            endpoint_url: session.settings.connection.endpoint_url.clone(),
+        };
+        let sdk = sdk_config(&connection).await?;
+        let identity = caller_identity(&sdk)
+            .await
+            .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;
+        Ok(Org { sdk, identity })
+    }
+}
 
 /// The guardrail stacks of environment `env` in the organization's account, whoever's.
 pub async fn guardrail_stacks(cfn: &CloudFormation, env: &str) -> Result<Vec<Deployed>> {

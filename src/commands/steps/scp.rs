@@ -9,14 +9,12 @@
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
-use super::guardrails;
+use super::guardrails::{self, Org};
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam::role_arn;
-use crate::aws::identity::{Identity, caller_identity};
 use crate::aws::organizations::Organizations;
 use crate::aws::simulator::{self, Guardrail as Simulated, Simulation};
-use crate::aws::{Connection, sdk_config};
 use crate::check::verdict::{self, Verdict};
 use crate::config::{RcpMode, ScpMode};
 use crate::deploy::engine::{Mode, StackResult};
@@ -30,30 +28,6 @@ use crate::scp::organization::{self, Facts, RcpFacts};
 use crate::scp::ownership;
 use crate::scp::{document, rcp};
 use crate::settings::Settings;
-
-/// The credentials the guardrail stacks are deployed with: `--org-profile`, else the session's.
-pub struct Org {
-    pub sdk: SdkConfig,
-    pub identity: Identity,
-}
-
-impl Org {
-    pub async fn open(session: &Session) -> Result<Org> {
-        let Some(profile) = session.settings.deploy.scp.org_profile.clone() else {
-            return Ok(Org { sdk: session.sdk.clone(), identity: session.identity.clone() });
-        };
-        let connection = Connection {
-            profile: Some(profile.clone()),
-            region: session.sdk.region().map(|r| r.to_string()),
-            endpoint_url: session.settings.connection.endpoint_url.clone(),
-        };
-        let sdk = sdk_config(&connection).await?;
-        let identity = caller_identity(&sdk)
-            .await
-            .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;
-        Ok(Org { sdk, identity })
-    }
-}
 
 /// What became of the guardrail stacks in an install, upgrade or diff.
 pub enum Applied {
