@@ -146,20 +146,41 @@ pub struct ExecArgs {
 pub enum ScpCommand {
     /// Print the exact SCP document that would be deployed (JSON).
     Show(ScpArgs),
-    /// Simulate the SCP (iam:SimulateCustomPolicy): the TVM must be allowed, the caller and an
-    /// arbitrary role denied, each break-glass role allowed.
+    /// Simulate the SCP (and the RCP, with rcp_mode) with iam:SimulateCustomPolicy: per guarded
+    /// resource, a non-deployer and the execution role denied, deployers and break-glass
+    /// allowed; assuming protected roles only for the TVM and break-glass; direct invokes for
+    /// nobody.
     Check(ScpArgs),
+}
+
+/// Which guardrail document `scp show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum GuardrailKind {
+    /// The Service Control Policy.
+    #[default]
+    Scp,
+    /// The Resource Control Policy (`rcp_mode`).
+    Rcp,
 }
 
 /// The SCP of an installed environment, or, without one, of these ARNs.
 #[derive(Debug, Args)]
 pub struct ScpArgs {
+    /// Which document: the SCP, or the RCP.
+    #[arg(long, value_enum, default_value_t = GuardrailKind::Scp)]
+    pub kind: GuardrailKind,
+
+    /// The artifact bucket's name, with --execution-role-arn [default: the environment's bucket
+    /// name in the function's account and region].
+    #[arg(long, value_name = "NAME")]
+    pub bucket_name: Option<String>,
+
     /// The TVM's execution role ARN, instead of reading it from the installed environment (no
     /// AWS call is made by `show` then).
     #[arg(long, value_name = "ARN")]
     pub execution_role_arn: Option<String>,
 
-    /// The TVM function's ARN, for the strict variant (with --execution-role-arn).
+    /// The TVM function's ARN (with --execution-role-arn; the SCP names it).
     #[arg(long, value_name = "ARN")]
     pub function_arn: Option<String>,
 
@@ -223,6 +244,11 @@ pub struct TeardownArgs {
     /// which credentials (kept by default: they outlive the stacks).
     #[arg(long)]
     pub delete_logs: bool,
+
+    /// Also delete this TVM's guardrail (SCP, RCP) stacks when the environment has no stacks in
+    /// this region (by default they are kept then: its TVM may live in another region).
+    #[arg(long)]
+    pub delete_guardrails: bool,
 }
 
 #[derive(Debug, Subcommand)]

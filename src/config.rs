@@ -163,13 +163,29 @@ pub struct EnvironmentConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub break_glass_role_arns: Option<Vec<String>>,
 
+    /// Who may change the TVM once the SCP is enforced: its code, configuration, policy,
+    /// execution role, protected roles and stacks (repeatable). An IAM role ARN with its path
+    /// (`arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_…`),
+    /// a user ARN or an account's root; a `*` only at the end [default: the installing
+    /// principal, with its path].
+    #[arg(long = "deployer", value_name = "ARN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployers: Option<Vec<String>>,
+
+    /// The Resource Control Policy: denies assuming this environment's protected roles to every
+    /// principal but the execution role and break-glass, including principals outside the
+    /// organization, which no SCP restricts. Needs `scp_mode: enforce` [default: off].
+    #[arg(long, value_enum, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rcp_mode: Option<RcpMode>,
+
     /// Enforce the SCP without any break-glass role.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_break_glass: Option<bool>,
 
     /// The strict SCP: the execution role's own credentials are denied outside the TVM function
-    /// (`lambda:SourceFunctionArn`) [default: false].
+    /// (`lambda:SourceFunctionArn`) [default: true].
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scp_strict: Option<bool>,
@@ -217,6 +233,14 @@ pub enum ScpMode {
     #[default]
     Off,
     Audit,
+    Enforce,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RcpMode {
+    #[default]
+    Off,
     Enforce,
 }
 

@@ -106,6 +106,37 @@ pub fn is_role_arn(text: &str) -> bool {
     }
 }
 
+/// A deployer or break-glass entry: the ARN of an IAM role (`role/<path><name>`), an IAM user
+/// (`user/<path><name>`) or an account's root (`root`), in one 12-digit account, with at most
+/// one `*`, and only as the very last character after at least one character of the name
+/// (`role/BreakGlass*`). What the SCP exempts must be a fixed, named set: `arn:aws:iam::*:role/*`
+/// (every role everywhere) or a `*` in the middle would exempt principals nobody chose. `?` is
+/// refused for the same reason. `roles_only` (break-glass) refuses users and the root.
+pub fn is_exempt_principal(text: &str, roles_only: bool) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
+        return false;
+    };
+    if !partition.starts_with("aws") || !is_account_id(account) || text.contains(char::is_whitespace) {
+        return false;
+    }
+    if text.contains('?') || text.trim_end_matches('*').contains('*') || text.ends_with("**") {
+        return false;
+    }
+    if *resource == "root" {
+        return !roles_only;
+    }
+    let kind_and_name = if roles_only {
+        resource.strip_prefix("role/")
+    } else {
+        resource.strip_prefix("role/").or_else(|| resource.strip_prefix("user/"))
+    };
+    // A fixed part of the name before any `*`: `role/*` or `role/ops/*` names no one in particular.
+    kind_and_name
+        .map(|path_and_name| path_and_name.trim_end_matches('*'))
+        .is_some_and(|fixed| !fixed.is_empty() && !fixed.ends_with('/'))
+}
+
 /// The `principals:` pattern every session of the role `role` matches as a caller:
 /// `arn:<partition>:sts::<account>:assumed-role/<role>/*`. A role's path never appears in the
 /// ARN of its sessions.
@@ -153,8 +184,44 @@ pub fn stack_prefix(env: &str) -> String {
     format!("sentinel-tvm-{env}-")
 }
 
-/// The name of the Service Control Policy an environment deploys.
-pub fn scp_policy_name(env: &str) -> String {
+/// The tag every guardrail stack (and its policy) carries: the account of the TVM it guards.
+/// Several TVM accounts may share one management account, and environment names (the default is
+/// `main`) do not tell them apart (threat model T11).
+pub const TAG_TVM_ACCOUNT: &str = "sentinel-tvm:tvm-account";
+
+/// The organization policies an environment may deploy: each its own stack in the management
+/// account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Guardrail {
+    /// The Service Control Policy: limits the organization's own principals.
+    Scp,
+    /// The Resource Control Policy: limits access to the protected roles from anyone, outside
+    /// the organization too.
+    Rcp,
+}
+
+impl Guardrail {
+    /// `scp` or `rcp`: in stack and policy names, and `scp show --kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guardrail::Scp => "scp",
+            Guardrail::Rcp => "rcp",
+        }
+    }
+}
+
+/// The name of the organization policy an environment of the TVM in `tvm_account` deploys:
+/// `sentinel-tvm-<env>-<account>-protect-roles` (SCP) or `…-protect-roles-rcp` (RCP).
+pub fn guardrail_policy_name(env: &str, tvm_account: &str, kind: Guardrail) -> String {
+    match kind {
+        Guardrail::Scp => format!("sentinel-tvm-{env}-{tvm_account}-protect-roles"),
+        Guardrail::Rcp => format!("sentinel-tvm-{env}-{tvm_account}-protect-roles-rcp"),
+    }
+}
+
+/// The name the SCP had before it carried the TVM's account (sentinel-tvm 0.1): any TVM account
+/// with environment `env` would have made the same one. Only ever read, to migrate or leave alone.
+pub fn legacy_scp_policy_name(env: &str) -> String {
     format!("sentinel-tvm-{env}-protect-roles")
 }
 
@@ -334,6 +401,58 @@ mod tests {
         ] {
             assert!(!is_role_arn(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn deployers_and_break_glass_name_principals_with_at_most_a_trailing_star() {
+        for (entry, deployer, break_glass) in [
+            ("arn:aws:iam::111122223333:role/BreakGlass", true, true),
+            ("arn:aws:iam::111122223333:role/BreakGlass*", true, true),
+            (
+                "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-2/AWSReservedSSO_Admin_0123abcd",
+                true,
+                true,
+            ),
+            ("arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*", true, true),
+            ("arn:aws-cn:iam::111122223333:role/ops/BreakGlass", true, true),
+            ("arn:aws:iam::111122223333:user/ci/deployer", true, false),
+            ("arn:aws:iam::111122223333:root", true, false),
+            // What break-glass accepted before: every role of every account.
+            ("arn:aws:iam::*:role/*", false, false),
+            ("arn:aws:iam::*:role/BreakGlass", false, false),
+            ("arn:aws:iam::111122223333:role/*", false, false),
+            ("arn:aws:iam::111122223333:role/ops/*", false, false),
+            ("arn:aws:iam::111122223333:role/*Admin", false, false),
+            ("arn:aws:iam::111122223333:role/Break*Glass*", false, false),
+            ("arn:aws:iam::111122223333:role/BreakGlass**", false, false),
+            ("arn:aws:iam::111122223333:role/BreakGlas?", false, false),
+            ("arn:aws:iam::111122223333:*", false, false),
+            ("arn:aws:sts::111122223333:assumed-role/Admin/alice", false, false),
+            ("arn:aws:iam::1111:role/Admin", false, false),
+            ("BreakGlass", false, false),
+            ("arn:aws:iam::111122223333:role/a b", false, false),
+        ] {
+            assert_eq!(is_exempt_principal(entry, false), deployer, "as a deployer: {entry}");
+            assert_eq!(is_exempt_principal(entry, true), break_glass, "as break glass: {entry}");
+        }
+    }
+
+    #[test]
+    fn guardrail_names_carry_the_tvm_account() {
+        assert_eq!(
+            guardrail_policy_name("main", "111122223333", Guardrail::Scp),
+            "sentinel-tvm-main-111122223333-protect-roles"
+        );
+        assert_eq!(
+            guardrail_policy_name("main", "111122223333", Guardrail::Rcp),
+            "sentinel-tvm-main-111122223333-protect-roles-rcp"
+        );
+        assert_ne!(
+            guardrail_policy_name("main", "111122223333", Guardrail::Scp),
+            guardrail_policy_name("main", "444455556666", Guardrail::Scp),
+            "two TVM accounts with one environment name"
+        );
+        assert_eq!(legacy_scp_policy_name("main"), "sentinel-tvm-main-protect-roles");
     }
 
     #[test]

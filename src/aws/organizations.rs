@@ -33,6 +33,8 @@ pub struct Root {
     pub name: String,
     /// The root's `SERVICE_CONTROL_POLICY` policy type is `ENABLED`.
     pub scp_enabled: bool,
+    /// The root's `RESOURCE_CONTROL_POLICY` policy type is `ENABLED`.
+    pub rcp_enabled: bool,
 }
 
 /// Why the organization could not be read: answers to act on, not failures of the installer.
@@ -129,10 +131,8 @@ impl Organizations {
             roots.extend(page.roots().iter().map(|root| Root {
                 id: root.id().unwrap_or_default().to_string(),
                 name: root.name().unwrap_or_default().to_string(),
-                scp_enabled: root.policy_types().iter().any(|p| {
-                    p.r#type() == Some(&PolicyType::ServiceControlPolicy)
-                        && p.status() == Some(&PolicyTypeStatus::Enabled)
-                }),
+                scp_enabled: enabled(root.policy_types(), &PolicyType::ServiceControlPolicy),
+                rcp_enabled: enabled(root.policy_types(), &PolicyType::ResourceControlPolicy),
             }));
         }
         Ok(Ok(Overview {
@@ -191,14 +191,42 @@ impl Organizations {
 
     /// The SCPs attached directly to `target_id`, AWS-managed ones (`FullAWSAccess`) included.
     pub async fn scps_attached(&self, target_id: &str) -> Result<Vec<AttachedPolicy>> {
+        self.attached(target_id, PolicyType::ServiceControlPolicy).await
+    }
+
+    /// The RCPs attached directly to `target_id`, `RCPFullAWSAccess` included.
+    pub async fn rcps_attached(&self, target_id: &str) -> Result<Vec<AttachedPolicy>> {
+        self.attached(target_id, PolicyType::ResourceControlPolicy).await
+    }
+
+    /// The parents of account `account_id` from its OU up to the root (`None` when the
+    /// organization has no such account): where an SCP reaches it.
+    pub async fn ancestors(&self, account_id: &str) -> Result<Option<Vec<String>>> {
+        let mut ancestors = Vec::new();
+        let mut child = account_id.to_string();
+        // An organization is at most five OUs deep under its root; the bound stops a loop anyway.
+        for _ in 0..8 {
+            let parents = match self.client.list_parents().child_id(&child).send().await {
+                Ok(output) => output.parents.unwrap_or_default(),
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_child_not_found_exception()) => {
+                    return Ok(None);
+                }
+                Err(error) => return Err(sdk_error(error, format_args!("organizations:ListParents `{child}`"))),
+            };
+            let Some(parent) = parents.first().and_then(|p| p.id()) else { break };
+            ancestors.push(parent.to_string());
+            if parent.starts_with("r-") {
+                break;
+            }
+            child = parent.to_string();
+        }
+        Ok(Some(ancestors))
+    }
+
+    async fn attached(&self, target_id: &str, kind: PolicyType) -> Result<Vec<AttachedPolicy>> {
         let mut policies = Vec::new();
-        let mut pages = self
-            .client
-            .list_policies_for_target()
-            .target_id(target_id)
-            .filter(PolicyType::ServiceControlPolicy)
-            .into_paginator()
-            .send();
+        let mut pages =
+            self.client.list_policies_for_target().target_id(target_id).filter(kind).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page =
                 page.map_err(|e| sdk_error(e, format_args!("organizations:ListPoliciesForTarget `{target_id}`")))?;
@@ -269,6 +297,10 @@ impl Organizations {
         }
         Ok(accounts)
     }
+}
+
+fn enabled(types: &[aws_sdk_organizations::types::PolicyTypeSummary], kind: &PolicyType) -> bool {
+    types.iter().any(|p| p.r#type() == Some(kind) && p.status() == Some(&PolicyTypeStatus::Enabled))
 }
 
 fn access_denied(error: &impl ProvideErrorMetadata) -> Unavailable {

@@ -1,12 +1,12 @@
 //! IAM's policy simulator, thinly. `iam:SimulatePrincipalPolicy`: which of a list of actions a
 //! principal's own policies do not allow (the permissions pre-flight). `iam:SimulateCustomPolicy`:
-//! what a guardrail document decides for each of several callers assuming a protected role, with
-//! an allow-all policy beside it (standing in for the principal's own permissions, so only the
+//! what a guardrail document decides for a principal doing actions on one resource, with an
+//! allow-all policy beside it (standing in for the principal's own permissions, so only the
 //! document's explicit denies can deny) and `aws:PrincipalArn` (and `lambda:SourceFunctionArn`)
-//! as context (`scp check`). Plain inputs and answers; what they mean is `crate::check` and
+//! as context (`scp check`, the lock-out guard); an RCP as the resource's policy. Plain inputs and answers; what they mean is `crate::check` and
 //! `crate::scp`'s business.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use aws_config::SdkConfig;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType};
@@ -15,9 +15,6 @@ use super::errors::{is_access_denied, sdk_error};
 
 /// The permissions the simulated principals have of their own: everything.
 pub const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-
-/// The one action every custom-policy simulation asks about.
-pub const ACTION: &str = "sts:AssumeRole";
 
 /// Actions per principal-policy simulation request. The API documents no maximum; this keeps
 /// requests small.
@@ -74,58 +71,95 @@ pub async fn denied_actions(iam: &Client, principal_arn: &str, actions: &[&str])
     Ok(Some(denied))
 }
 
-/// One principal to simulate, named for errors: `aws:PrincipalArn`, and
-/// `lambda:SourceFunctionArn` when the call is made from inside a function.
+/// One simulation: a principal, named for errors, with `aws:PrincipalArn` and (when the call is
+/// made from inside a function) `lambda:SourceFunctionArn` as context, doing `actions` on
+/// `resource_arn`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caller<'a> {
+pub struct Simulation<'a> {
     pub label: &'a str,
     pub principal_arn: &'a str,
     pub function_arn: Option<&'a str>,
+    pub resource_arn: &'a str,
+    pub actions: &'a [String],
 }
 
-/// IAM's decision (`allowed`, `explicitDeny`, `implicitDeny`) per caller, in order, for
-/// `document` beside an allow-all policy when each caller assumes `protected_role_arn`.
+/// The document simulated, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guardrail<'a> {
+    /// An SCP: an identity-side limit, simulated as a second identity policy beside allow-all.
+    Scp(&'a str),
+    /// An RCP: a resource-side limit, simulated as the resource policy (`ResourcePolicy`) with
+    /// allow-all as the identity policy. The simulator needs a user as `CallerArn` for a resource
+    /// policy; `aws:PrincipalArn` in the context is what the document's condition reads.
+    Rcp { document: &'a str, caller_arn: &'a str },
+}
+
+/// IAM's decision (`allowed`, `explicitDeny`, `implicitDeny`) per action, `(action, decision)`,
+/// per simulation, in order.
 pub async fn custom_policy_decisions(
     config: &SdkConfig,
-    document: &str,
-    protected_role_arn: &str,
-    callers: &[Caller<'_>],
-) -> Result<Vec<String>> {
-    decisions(&Client::new(config), document, protected_role_arn, callers).await
+    guardrail: Guardrail<'_>,
+    simulations: &[Simulation<'_>],
+) -> Result<Vec<Vec<(String, String)>>> {
+    decisions(&Client::new(config), guardrail, simulations).await
 }
 
 async fn decisions(
     iam: &Client,
-    document: &str,
-    protected_role_arn: &str,
-    callers: &[Caller<'_>],
-) -> Result<Vec<String>> {
-    let mut decisions = Vec::with_capacity(callers.len());
-    for caller in callers {
-        decisions.push(decision(iam, document, protected_role_arn, caller).await?);
+    guardrail: Guardrail<'_>,
+    simulations: &[Simulation<'_>],
+) -> Result<Vec<Vec<(String, String)>>> {
+    let mut decisions = Vec::with_capacity(simulations.len());
+    for simulation in simulations {
+        decisions.push(decision(iam, guardrail, simulation).await?);
     }
     Ok(decisions)
 }
 
-async fn decision(iam: &Client, document: &str, protected_role_arn: &str, caller: &Caller<'_>) -> Result<String> {
-    let doing = format!("iam:SimulateCustomPolicy for {} `{}`", caller.label, caller.principal_arn);
-    let output = iam
+async fn decision(
+    iam: &Client,
+    guardrail: Guardrail<'_>,
+    simulation: &Simulation<'_>,
+) -> Result<Vec<(String, String)>> {
+    let doing = format!(
+        "iam:SimulateCustomPolicy for {} `{}` on `{}`",
+        simulation.label, simulation.principal_arn, simulation.resource_arn
+    );
+    let request = iam
         .simulate_custom_policy()
-        .policy_input_list(document)
-        .policy_input_list(ALLOW_ALL)
-        .action_names(ACTION)
-        .resource_arns(protected_role_arn)
-        .set_context_entries(Some(context_entries(caller)))
-        .send()
-        .await
-        .map_err(|e| sdk_error(e, &doing))?;
-    let result = output.evaluation_results().first().with_context(|| format!("{doing} returned no result"))?;
-    Ok(result.eval_decision().as_str().to_string())
+        .set_action_names(Some(simulation.actions.to_vec()))
+        .resource_arns(simulation.resource_arn)
+        .set_context_entries(Some(context_entries(simulation)));
+    let request = match guardrail {
+        Guardrail::Scp(document) => request.policy_input_list(document).policy_input_list(ALLOW_ALL),
+        Guardrail::Rcp { document, caller_arn } => {
+            request.policy_input_list(ALLOW_ALL).resource_policy(document).caller_arn(caller_arn)
+        }
+    };
+    let mut answers = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let output = request.clone().set_marker(marker.take()).send().await.map_err(|e| sdk_error(e, &doing))?;
+        answers.extend(
+            output
+                .evaluation_results()
+                .iter()
+                .map(|r| (r.eval_action_name().to_string(), r.eval_decision().as_str().to_string())),
+        );
+        marker = output.marker().filter(|_| output.is_truncated()).map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    if answers.is_empty() {
+        anyhow::bail!("{doing} returned no result");
+    }
+    Ok(answers)
 }
 
-fn context_entries(caller: &Caller) -> Vec<ContextEntry> {
-    let mut entries = vec![string_entry("aws:PrincipalArn", caller.principal_arn)];
-    if let Some(function_arn) = caller.function_arn {
+fn context_entries(simulation: &Simulation) -> Vec<ContextEntry> {
+    let mut entries = vec![string_entry("aws:PrincipalArn", simulation.principal_arn)];
+    if let Some(function_arn) = simulation.function_arn {
         entries.push(string_entry("lambda:SourceFunctionArn", function_arn));
     }
     entries
@@ -148,31 +182,10 @@ mod tests {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::check::verdict::{Status, Verdict};
-    use crate::scp::cases::{self as scp_check, Case};
 
-    /// The callers of the cases, and the verdicts of IAM's decisions for them (as `scp check`
-    /// makes them).
-    fn callers(cases: &[Case]) -> Vec<Caller<'_>> {
-        cases
-            .iter()
-            .map(|c| Caller {
-                label: &c.label,
-                principal_arn: &c.principal_arn,
-                function_arn: c.function_arn.as_deref(),
-            })
-            .collect()
-    }
-
-    async fn simulate(iam: &Client, document: &str, protected_role_arn: &str, cases: &[Case]) -> Result<Vec<Verdict>> {
-        let decisions = decisions(iam, document, protected_role_arn, &callers(cases)).await?;
-        Ok(cases.iter().zip(&decisions).map(|(case, decision)| scp_check::verdict(case, decision)).collect())
-    }
-
-    const DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyTheTvm","Effect":"Deny","Action":"sts:AssumeRole","Resource":"arn:aws:iam::*:role/SentinelProtected-main-*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/sentinel-tvm-main-execution"}}}]}"#;
-    const PROTECTED: &str = "arn:aws:iam::111122223333:role/SentinelProtected-main-smoke";
-    const EXEC: &str = "arn:aws:iam::111122223333:role/sentinel-tvm-main-execution";
+    const DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"lambda:UpdateFunctionCode","Resource":"*"}]}"#;
     const FUNCTION: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
+    const EXEC: &str = "arn:aws:iam::111122223333:role/sentinel-tvm-main-execution";
 
     /// `(key, type, values)` of each context entry.
     fn context(input: &SimulateCustomPolicyInput) -> Vec<(String, String, Vec<String>)> {
@@ -189,75 +202,80 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn each_case_is_one_simulation_of_both_policies_with_its_context() {
+    /// An IAM that records each request and answers `explicitDeny` for every action asked.
+    fn recording_iam() -> (Client, Arc<Mutex<Vec<SimulateCustomPolicyInput>>>) {
         let seen: Arc<Mutex<Vec<SimulateCustomPolicyInput>>> = Arc::default();
         let record = seen.clone();
-        // An IAM that answers by principal, as the document above would.
         let rule = mock!(Client::simulate_custom_policy).then_compute_output(move |input| {
             record.lock().unwrap().push(input.clone());
-            let principal = &context(input)[0].2[0];
-            let decision = match principal.as_str() {
-                EXEC => PolicyEvaluationDecisionType::Allowed,
-                p if p.ends_with(":role/BreakGlass") => PolicyEvaluationDecisionType::ImplicitDeny,
-                _ => PolicyEvaluationDecisionType::ExplicitDeny,
-            };
-            SimulateCustomPolicyOutput::builder()
-                .evaluation_results(
-                    EvaluationResult::builder()
-                        .eval_action_name(ACTION)
-                        .eval_resource_name(PROTECTED)
-                        .eval_decision(decision)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
+            let results = input.action_names().iter().map(|action| {
+                EvaluationResult::builder()
+                    .eval_action_name(action)
+                    .eval_decision(PolicyEvaluationDecisionType::ExplicitDeny)
+                    .build()
+                    .unwrap()
+            });
+            SimulateCustomPolicyOutput::builder().set_evaluation_results(Some(results.collect())).build()
         });
-        // MatchAny: the one rule answers every case (in Sequential mode it answers once).
-        let iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule]);
-        let break_glass = ["arn:aws:iam::111122223333:role/BreakGlass".to_string()];
-        let cases = scp_check::cases(
-            EXEC,
-            Some(FUNCTION),
-            "arn:aws:sts::111122223333:assumed-role/Admin/alice",
-            &break_glass,
-            "aws",
-            "111122223333",
-        );
+        // MatchAny: the one rule answers every request (in Sequential mode it answers once).
+        (mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&rule]), seen)
+    }
 
-        let verdicts = simulate(&iam, DOCUMENT, PROTECTED, &cases).await.unwrap();
+    /// Mocked IAM (aws-smithy-mocks): each simulation is one request with its actions, resource
+    /// and context; an SCP goes beside allow-all, an RCP as the resource policy.
+    #[tokio::test]
+    async fn each_simulation_is_one_request_with_its_actions_resource_and_context() {
+        let (iam, seen) = recording_iam();
+        let actions = vec!["lambda:UpdateFunctionCode".to_string(), "lambda:AddPermission".to_string()];
+        let simulations = [
+            Simulation {
+                label: "a non-deployer",
+                principal_arn: "arn:aws:iam::111122223333:role/x",
+                function_arn: None,
+                resource_arn: FUNCTION,
+                actions: &actions,
+            },
+            Simulation {
+                label: "the execution role",
+                principal_arn: EXEC,
+                function_arn: Some(FUNCTION),
+                resource_arn: FUNCTION,
+                actions: &actions,
+            },
+        ];
+
+        let answers = decisions(&iam, Guardrail::Scp(DOCUMENT), &simulations).await.unwrap();
+        let rcp = decisions(
+            &iam,
+            Guardrail::Rcp { document: DOCUMENT, caller_arn: "arn:aws:iam::111122223333:user/sentinel-tvm-rcp-check" },
+            &simulations[..1],
+        )
+        .await
+        .unwrap();
 
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), cases.len(), "one simulation per case");
-        for (input, case) in seen.iter().zip(&cases) {
+        assert_eq!(seen.len(), 3, "one request per simulation");
+        for (input, simulation) in seen.iter().zip(&simulations) {
             assert_eq!(input.policy_input_list(), [DOCUMENT, ALLOW_ALL]);
-            assert_eq!(input.action_names(), ["sts:AssumeRole"]);
-            assert_eq!(input.resource_arns(), [PROTECTED]);
-            let mut expected =
-                vec![("aws:PrincipalArn".to_string(), "string".to_string(), vec![case.principal_arn.clone()])];
-            if let Some(function_arn) = &case.function_arn {
-                expected.push(("lambda:SourceFunctionArn".into(), "string".into(), vec![function_arn.clone()]));
+            assert_eq!(input.action_names(), actions);
+            assert_eq!(input.resource_arns(), [FUNCTION]);
+            let mut expected = vec![(
+                "aws:PrincipalArn".to_string(),
+                "string".to_string(),
+                vec![simulation.principal_arn.to_string()],
+            )];
+            if let Some(function) = simulation.function_arn {
+                expected.push(("lambda:SourceFunctionArn".into(), "string".into(), vec![function.to_string()]));
             }
-            assert_eq!(context(input), expected, "{}", case.label);
+            assert_eq!(context(input), expected, "{}", simulation.label);
+            assert_eq!(input.resource_policy(), None);
         }
-        assert_eq!(seen[0].context_entries().len(), 2, "the strict case carries the function");
-
-        let statuses: Vec<(&str, Status)> =
-            verdicts.iter().zip(&cases).map(|(v, c)| (c.label.as_str(), v.status)).collect();
-        assert_eq!(
-            statuses,
-            [
-                // allowed, as it must be
-                ("the execution role, inside the TVM function", Status::Pass),
-                // this IAM allows the execution role anywhere: the strict variant is not in force
-                ("the execution role, outside the TVM function", Status::Fail),
-                ("the caller", Status::Pass),
-                ("an arbitrary role", Status::Pass),
-                // implicitly denied: cannot be with the allow-all policy, so it fails
-                ("a break-glass role", Status::Fail),
-            ]
-        );
-        assert!(verdicts.iter().all(|v| v.check == scp_check::CHECK));
+        assert_eq!(seen[2].policy_input_list(), [ALLOW_ALL], "the RCP is no identity policy");
+        assert_eq!(seen[2].resource_policy(), Some(DOCUMENT));
+        assert_eq!(seen[2].caller_arn(), Some("arn:aws:iam::111122223333:user/sentinel-tvm-rcp-check"));
+        let expected: Vec<(String, String)> = actions.iter().map(|a| (a.clone(), "explicitDeny".to_string())).collect();
+        assert_eq!(answers, [expected.clone(), expected.clone()]);
+        assert_eq!(rcp, [expected]);
     }
 
     #[tokio::test]
@@ -270,9 +288,16 @@ mod tests {
             )
         });
         let iam = mock_client!(aws_sdk_iam, [&rule]);
-        let cases = scp_check::cases(EXEC, None, "arn:aws:iam::111122223333:user/ci", &[], "aws", "111122223333");
+        let actions = vec!["sts:AssumeRole".to_string()];
+        let simulation = Simulation {
+            label: "the execution role",
+            principal_arn: EXEC,
+            function_arn: None,
+            resource_arn: FUNCTION,
+            actions: &actions,
+        };
 
-        let error = simulate(&iam, DOCUMENT, PROTECTED, &cases).await.unwrap_err();
+        let error = decisions(&iam, Guardrail::Scp(DOCUMENT), &[simulation]).await.unwrap_err();
 
         let text = format!("{error:#}");
         assert!(text.contains("iam:SimulateCustomPolicy for the execution role"), "{text}");

@@ -29,7 +29,7 @@ pub const DEPLOYER_DOCS: &str =
 
 /// Templates deployed with other credentials: the SCP lives in the organization's management
 /// account, whose checks are `crate::scp::organization`'s.
-const ELSEWHERE: &[&str] = &["scp.yaml"];
+const ELSEWHERE: &[&str] = &["scp.yaml", "rcp.yaml"];
 
 /// How many denied actions a verdict names before it counts the rest.
 const SHOWN: usize = 8;

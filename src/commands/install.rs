@@ -7,8 +7,10 @@ use anyhow::{Result, bail};
 
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::steps::apply::{declined, finish, smoke_test_unless_skipped};
+use crate::commands::steps::scp::deployers_in_effect;
 use crate::commands::steps::session::Session;
 use crate::commands::steps::{deploy, preflight};
+use crate::config::ScpMode;
 use crate::deploy::engine::Mode;
 use crate::error::{Fixable, Outcome};
 use crate::names::stack_prefix;
@@ -23,7 +25,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Resul
         return Ok(Outcome::Refused);
     }
     if wizard::asked_anything(&answers) {
-        if !confirm_summary(&session)? {
+        if !confirm_summary(&session).await? {
             session.out.note("nothing was created");
             session.out.json(serde_json::json!({"type": "result", "command": "install", "outcome": "declined"}));
             return Ok(Outcome::Refused);
@@ -57,9 +59,13 @@ fn require_protected_profiles(session: &Session) -> Result<()> {
 }
 
 /// Shows what a first install creates and asks once.
-fn confirm_summary(session: &Session) -> Result<bool> {
+async fn confirm_summary(session: &Session) -> Result<bool> {
     let region = session.sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    session.out.data(&wizard::summary(&session.settings, &session.identity.account_id, &region));
+    let deployers = match session.settings.deploy.scp.mode {
+        ScpMode::Enforce => deployers_in_effect(session).await?,
+        _ => Vec::new(),
+    };
+    session.out.data(&wizard::summary(&session.settings, &session.identity.account_id, &region, &deployers));
     let question = format!("Create environment `{}` with these settings?", session.env());
     session.agrees(&question, true)
 }

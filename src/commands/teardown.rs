@@ -1,6 +1,10 @@
-//! `sentinel-tvm teardown`: type the environment's name (or `--yes`), delete the SCP stack in the
-//! management account first (`--org-profile`; when that account cannot be reached and the SCP is
-//! enforced, stop: the TVM is not removed while an SCP naming it may exist), delete the smoke
+//! `sentinel-tvm teardown`: list every stack it deletes, the guardrail (SCP, RCP) stacks in the
+//! organization's account included, and have the environment's name typed (or `--yes`) whenever
+//! it deletes anything; delete this TVM's guardrail stacks first (when that account cannot be
+//! reached and the SCP is enforced, stop: the TVM is not removed while an SCP naming it may
+//! exist). A guardrail stack is deleted only when the environment has stacks in this region, or
+//! `--delete-guardrails` asks: a teardown in the wrong region must not strip the guardrails of a
+//! TVM that lives elsewhere. Another TVM account's guardrails are never touched. Delete the smoke
 //! test's client user if an interrupted `smoke-test --as-client` left it, delete the stacks in reverse
 //! dependency order (emptying the artifact bucket of every version first), then list anything
 //! still named for the environment. Exit 1 if anything is left. Stacks and users not tagged for
@@ -18,7 +22,9 @@ use serde_json::json;
 use crate::aws::iam;
 use crate::aws::residue::{Leftover, Residue};
 use crate::cli::{GlobalArgs, TeardownArgs};
-use crate::commands::steps::scp::remove_for_teardown;
+use crate::commands::steps::guardrails::{
+    TeardownGuardrails, delete_for_teardown, for_teardown as guardrails_for_teardown,
+};
 use crate::commands::steps::session::{Session, environment_stacks};
 use crate::commands::steps::smoke_client::{ClientUser, client_user};
 use crate::config::EnvironmentConfig;
@@ -42,14 +48,21 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &TeardownArgs) -> Re
         }
     }
     let doomed_logs: &[String] = if args.delete_logs { &log_groups } else { &[] };
-    let anything = !stacks.is_empty() || client_user.is_some() || !doomed_logs.is_empty();
-    if anything && !confirmed(&session, &stacks, client_user.as_deref(), &log_groups, args.delete_logs)? {
+    let guardrails = guardrails_for_teardown(&session, !stacks.is_empty(), args.delete_guardrails).await?;
+    let doomed_guardrails = guardrails.as_ref().map_or(&[][..], |g| g.plan.delete.as_slice());
+    report_kept_guardrails(&session, guardrails.as_ref());
+    let anything =
+        !stacks.is_empty() || client_user.is_some() || !doomed_logs.is_empty() || !doomed_guardrails.is_empty();
+    let doomed = Doomed { stacks: &stacks, guardrails: guardrails.as_ref(), client_user: client_user.as_deref() };
+    if anything && !confirmed(&session, &doomed, &log_groups, args.delete_logs)? {
         session.out.note("teardown cancelled: nothing was deleted");
         session.out.json(json!({"type": "result", "command": "teardown", "outcome": "declined"}));
         return Ok(Outcome::Refused);
     }
-    // The SCP names the TVM: it goes first, or teardown stops here.
-    remove_for_teardown(&session).await?;
+    // The guardrails name the TVM: they go first, or teardown stops here.
+    if let Some(guardrails) = &guardrails {
+        delete_for_teardown(&session, guardrails).await?;
+    }
     // Then the user: it holds the client policy, and IAM refuses to delete a policy still attached.
     if let Some(user) = &client_user {
         iam::remove_user(&iam, user).await?;
@@ -69,7 +82,31 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &TeardownArgs) -> Re
     }
     let (leftovers, kept) =
         kept_apart(remaining(&session, &residue).await?, &session.names().log_groups(), args.delete_logs);
-    Ok(report(&session, stacks.len(), &leftovers, &kept))
+    Ok(report(&session, stacks.len() + doomed_guardrails.len(), &leftovers, &kept))
+}
+
+/// What teardown deletes, for its confirmation.
+struct Doomed<'a> {
+    stacks: &'a [Deployed],
+    guardrails: Option<&'a TeardownGuardrails>,
+    client_user: Option<&'a str>,
+}
+
+/// Guardrail stacks teardown does not delete, and why.
+fn report_kept_guardrails(session: &Session, guardrails: Option<&TeardownGuardrails>) {
+    let Some(guardrails) = guardrails else { return };
+    for name in &guardrails.plan.kept {
+        session.out.warn(&format!(
+            "kept the guardrail stack {name} in account {}: environment `{}` has no stacks in this region, so its TVM may live elsewhere; `--delete-guardrails` deletes it",
+            guardrails.account_id,
+            session.env()
+        ));
+    }
+    for (name, whose) in &guardrails.plan.foreign {
+        session
+            .out
+            .note(&format!("left alone: the guardrail stack {name} ({whose}) in account {}", guardrails.account_id));
+    }
 }
 
 /// The audit logs (`log_groups`), unless they were to be deleted, are kept, not left over.
@@ -126,19 +163,16 @@ fn report(session: &Session, deleted_stacks: usize, leftovers: &[Leftover], kept
 
 /// Names everything teardown deletes (the log groups too, with `--delete-logs`; else says they
 /// are kept), and has the environment's name typed, unless `--yes`.
-fn confirmed(
-    session: &Session,
-    stacks: &[Deployed],
-    client_user: Option<&str>,
-    log_groups: &[String],
-    delete_logs: bool,
-) -> Result<bool> {
-    if session.yes {
-        return Ok(true);
-    }
+fn confirmed(session: &Session, doomed: &Doomed, log_groups: &[String], delete_logs: bool) -> Result<bool> {
     let env = session.env();
-    let mut list: Vec<String> = stacks.iter().map(|s| format!("stack {}", s.name)).collect();
-    list.extend(client_user.map(|user| format!("IAM user {user}")));
+    let mut list: Vec<String> = Vec::new();
+    if let Some(guardrails) = doomed.guardrails {
+        list.extend(
+            guardrails.plan.delete.iter().map(|name| format!("stack {name} in account {}", guardrails.account_id)),
+        );
+    }
+    list.extend(doomed.stacks.iter().map(|s| format!("stack {}", s.name)));
+    list.extend(doomed.client_user.map(|user| format!("IAM user {user}")));
     if delete_logs {
         list.extend(
             log_groups.iter().map(|g| format!("log group {g}, with every record of who received which credentials")),
@@ -150,11 +184,14 @@ fn confirmed(
         }
         _ => String::new(),
     };
-    session.out.data(&format!(
-        "teardown deletes these in account {}:\n  {}\n{kept}",
-        session.identity.account_id,
-        list.join("\n  ")
-    ));
+    let listing =
+        format!("teardown deletes these in account {}:\n  {}\n{kept}", session.identity.account_id, list.join("\n  "));
+    if session.yes {
+        // Named with `--yes` too, before anything goes (as progress: the result is the data).
+        session.out.note(listing.trim_end());
+        return Ok(true);
+    }
+    session.out.data(&listing);
     let question = format!("Type `{env}` to delete them");
     let answer = session.prompt.input(&question, None, "--yes", &|_| Ok(()));
     match answer {

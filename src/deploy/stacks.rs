@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ScpMode;
 use crate::deploy::model::{ImportResource, StackRequest};
-use crate::names::{Names, stack_prefix};
+use crate::names::{Guardrail, Names, TAG_TVM_ACCOUNT, is_account_id, stack_prefix};
 use crate::settings::Deploy;
 
 /// Every template in `stacks/`, by file name. A template not listed here is never deployed; a
@@ -21,6 +21,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("client-policy.yaml", include_str!("../../stacks/client-policy.yaml")),
     ("protected-role.yaml", include_str!("../../stacks/protected-role.yaml")),
     ("scp.yaml", include_str!("../../stacks/scp.yaml")),
+    ("rcp.yaml", include_str!("../../stacks/rcp.yaml")),
     ("scp-audit.yaml", include_str!("../../stacks/scp-audit.yaml")),
 ];
 
@@ -39,9 +40,14 @@ pub enum Part {
     ProtectedRole(String),
     /// `scp_mode: audit`: a metric filter and alarm on the CloudTrail log group, in this account.
     ScpAudit,
-    /// `scp_mode: enforce`: the SCP, in the organization's management account. Never one of
-    /// `parts()`: it deploys after them, with the organization's credentials.
-    Scp,
+    /// `scp_mode`/`rcp_mode: enforce`: an organization policy in the management account, for
+    /// the TVM of account `tvm_account`. Never one of `parts()`: it deploys after them, with the
+    /// organization's credentials (`commands::steps::scp`). `tvm_account: None` is the SCP stack
+    /// of sentinel-tvm 0.1, named without the account: only ever migrated or left alone.
+    Guardrail {
+        kind: Guardrail,
+        tvm_account: Option<String>,
+    },
 }
 
 impl Part {
@@ -55,7 +61,8 @@ impl Part {
             Part::ClientPolicy => "client-policy.yaml",
             Part::ProtectedRole(_) => "protected-role.yaml",
             Part::ScpAudit => "scp-audit.yaml",
-            Part::Scp => "scp.yaml",
+            Part::Guardrail { kind: Guardrail::Scp, .. } => "scp.yaml",
+            Part::Guardrail { kind: Guardrail::Rcp, .. } => "rcp.yaml",
         }
     }
 
@@ -67,6 +74,9 @@ impl Part {
     pub fn stack_name(&self, env: &str) -> String {
         match self {
             Part::ProtectedRole(profile) => format!("{}protected-{profile}", stack_prefix(env)),
+            Part::Guardrail { kind, tvm_account: Some(account) } => {
+                format!("{}{}-{account}", stack_prefix(env), kind.as_str())
+            }
             other => format!("{}{}", stack_prefix(env), other.template_file().trim_end_matches(".yaml")),
         }
     }
@@ -81,8 +91,17 @@ impl Part {
             "api" => Part::Api,
             "client-policy" => Part::ClientPolicy,
             "scp-audit" => Part::ScpAudit,
-            "scp" => Part::Scp,
-            other => Part::ProtectedRole(other.strip_prefix("protected-").filter(|p| !p.is_empty())?.to_string()),
+            "scp" => Part::Guardrail { kind: Guardrail::Scp, tvm_account: None },
+            other => match (other.split_once('-'), other.strip_prefix("protected-")) {
+                (_, Some(profile)) if !profile.is_empty() => Part::ProtectedRole(profile.to_string()),
+                (Some(("scp", account)), _) if is_account_id(account) => {
+                    Part::Guardrail { kind: Guardrail::Scp, tvm_account: Some(account.to_string()) }
+                }
+                (Some(("rcp", account)), _) if is_account_id(account) => {
+                    Part::Guardrail { kind: Guardrail::Rcp, tvm_account: Some(account.to_string()) }
+                }
+                _ => return None,
+            },
         })
     }
 
@@ -93,7 +112,8 @@ impl Part {
             Part::Artifacts | Part::Policy | Part::ExecutionRole => 0,
             Part::Api | Part::ProtectedRole(_) => 1,
             Part::ClientPolicy | Part::ScpAudit => 2,
-            Part::Scp => 3,
+            Part::Guardrail { kind: Guardrail::Scp, .. } => 3,
+            Part::Guardrail { kind: Guardrail::Rcp, .. } => 4,
         }
     }
 
@@ -101,6 +121,7 @@ impl Part {
     pub fn label(&self) -> String {
         match self {
             Part::ProtectedRole(profile) => format!("protected-{profile}"),
+            Part::Guardrail { kind, .. } => kind.as_str().to_string(),
             other => other.template_file().trim_end_matches(".yaml").to_string(),
         }
     }
@@ -267,7 +288,8 @@ pub struct Inputs<'a> {
     pub artifact_key: Option<&'a str>,
     /// The S3 version of that key the installer uploaded or checked (`deploy::artifact`).
     pub artifact_version: Option<&'a str>,
-    /// The SCP document (`crate::scp::document::document`), once the stacks it names are deployed.
+    /// A guardrail part's document (`crate::scp::document`, `crate::scp::rcp`), once the stacks
+    /// it names are deployed.
     pub scp_document: Option<&'a str>,
     /// Outputs of the stacks this part depends on.
     pub outputs: &'a Outputs,
@@ -305,7 +327,12 @@ impl Inputs<'_> {
 
     /// The stack `part` should be.
     pub fn desired(&self, part: &Part) -> Result<DesiredStack, MissingInput> {
-        Ok(DesiredStack::new(self.env, part.clone(), self.parameters(part)?))
+        let mut desired = DesiredStack::new(self.env, part.clone(), self.parameters(part)?);
+        if let Part::Guardrail { tvm_account: Some(account), .. } = part {
+            // Whose guardrail it is: one management account may hold several TVM accounts' (T11).
+            desired.tags.insert(TAG_TVM_ACCOUNT.to_string(), account.clone());
+        }
+        Ok(desired)
     }
 
     /// Every parameter the part's template declares, always all of them, so a deployed stack's
@@ -362,11 +389,18 @@ impl Inputs<'_> {
                 ("ExecutionRoleArn", self.output(Part::ExecutionRole, "RoleArn")?),
                 ("AlarmTopicArn", d.scp.alarm_topic_arn.clone().unwrap_or_default()),
             ]),
-            Part::Scp => {
+            Part::Guardrail { kind, tvm_account } => {
                 let document = self
                     .scp_document
-                    .ok_or_else(|| MissingInput { part: "scp".into(), output: "the SCP document".into() })?;
-                p.extend([("PolicyDocument", document.to_string()), ("TargetIds", d.scp.targets.join(","))]);
+                    .ok_or_else(|| MissingInput { part: kind.as_str().into(), output: "the policy document".into() })?;
+                // A parameter holds 4,096 characters, an organization policy 5,120: two, joined.
+                let (first, rest) = crate::scp::document::parameters(document);
+                p.extend([
+                    ("TvmAccountId", tvm_account.clone().unwrap_or_else(|| self.account_id.to_string())),
+                    ("PolicyDocument", first),
+                    ("PolicyDocumentContinued", rest),
+                    ("TargetIds", d.scp.targets.join(",")),
+                ]);
             }
             Part::ProtectedRole(profile) => {
                 let policies = d.protected.iter().find(|p| &p.name == profile).map(|p| p.managed_policy_arns.join(","));
@@ -510,7 +544,9 @@ mod tests {
             artifact_key: Some("lambda/0000000000000000000000000000000000000000000000000000000000000000.zip"),
             ..inputs(&deploy, &outputs)
         };
-        let every_part: Vec<Part> = parts(&deploy).into_iter().chain([Part::Scp]).collect();
+        let guardrail = |kind| Part::Guardrail { kind, tvm_account: Some("111122223333".into()) };
+        let every_part: Vec<Part> =
+            parts(&deploy).into_iter().chain([guardrail(Guardrail::Scp), guardrail(Guardrail::Rcp)]).collect();
         let templates: std::collections::BTreeSet<&str> = every_part.iter().map(Part::template_file).collect();
         assert_eq!(templates.len(), TEMPLATES.len(), "every template is some part's");
         for part in every_part {
@@ -632,7 +668,9 @@ mod tests {
             Part::ClientPolicy,
             Part::ProtectedRole("smoke".into()),
             Part::ScpAudit,
-            Part::Scp,
+            Part::Guardrail { kind: Guardrail::Scp, tvm_account: None },
+            Part::Guardrail { kind: Guardrail::Scp, tvm_account: Some("111122223333".into()) },
+            Part::Guardrail { kind: Guardrail::Rcp, tvm_account: Some("111122223333".into()) },
         ] {
             let name = part.stack_name("main");
             assert!(name.starts_with("sentinel-tvm-main-"), "{name}");
@@ -641,6 +679,16 @@ mod tests {
         assert_eq!(Part::ProtectedRole("prod".into()).stack_name("dev"), "sentinel-tvm-dev-protected-prod");
         assert_eq!(Part::from_stack_name("main", "sentinel-tvm-main-protected-"), None);
         assert_eq!(Part::from_stack_name("main", "sentinel-tvm-other-api"), None);
+        assert_eq!(
+            Part::Guardrail { kind: Guardrail::Scp, tvm_account: Some("111122223333".into()) }.stack_name("main"),
+            "sentinel-tvm-main-scp-111122223333"
+        );
+        assert_eq!(
+            Part::Guardrail { kind: Guardrail::Scp, tvm_account: None }.stack_name("main"),
+            "sentinel-tvm-main-scp"
+        );
+        assert_eq!(Part::from_stack_name("main", "sentinel-tvm-main-scp-1111"), None);
+        assert_eq!(Part::from_stack_name("main", "sentinel-tvm-main-rcp"), None);
     }
 
     #[test]
@@ -728,6 +776,7 @@ mod tests {
                 [
                     ("${EnvName}", "main"),
                     ("${AWS::AccountId}", "111122223333"),
+                    ("${TvmAccountId}", "111122223333"),
                     ("${AWS::Region}", "eu-west-2"),
                     ("${AWS::Partition}", "aws"),
                     ("${RolePrefix}", "SentinelProtected-"),
@@ -763,7 +812,16 @@ mod tests {
                 "RoleName",
                 vec![crate::names::protected_role_name(&names.role_prefix, &names.env, "app")],
             ),
-            ("scp.yaml", "Name", vec![crate::names::scp_policy_name(&names.env)]),
+            (
+                "scp.yaml",
+                "Name",
+                vec![crate::names::guardrail_policy_name(&names.env, &names.account_id, Guardrail::Scp)],
+            ),
+            (
+                "rcp.yaml",
+                "Name",
+                vec![crate::names::guardrail_policy_name(&names.env, &names.account_id, Guardrail::Rcp)],
+            ),
         ] {
             assert_eq!(rendered(file, key), expected, "{file} {key}");
         }

@@ -1,19 +1,29 @@
-//! Pure: what `scp check` asks IAM's policy simulator about an SCP document, and what each answer
-//! means. Every case is one `sts:AssumeRole` on a protected role, simulated with the document
-//! beside an allow-all policy and `aws:PrincipalArn` (and `lambda:SourceFunctionArn`) as context:
-//! the allow-all policy stands in for whatever the principal's own policies grant, so only the
-//! SCP's explicit denies can deny. `aws::scp_simulation` asks IAM; nothing here touches AWS.
+//! Pure: what `scp check` asks IAM's policy simulator about the guardrail documents, and what
+//! each answer means. A case is one principal doing a set of actions on one of the TVM's
+//! resources, simulated with the document beside an allow-all policy (standing in for whatever
+//! the principal's own policies grant, so only the document's explicit denies can deny) and
+//! `aws:PrincipalArn` (and `lambda:SourceFunctionArn`) as context. The table, per guarded
+//! resource (`scp::guarded`): a non-deployer denied, each deployer with its real path allowed,
+//! each break-glass role allowed, the execution role (even inside the function) denied; on the
+//! protected roles, `sts:AssumeRole` for the execution role inside the function only; invoking
+//! the function directly denied to all. The lock-out guard (`lockout_cases`) is the same
+//! simulation for the caller alone, every guarded action expected allowed. `aws::simulator`
+//! asks IAM; nothing here touches AWS.
 
+use super::guarded::{GUARDED, INVOKE_ACTIONS, Tvm};
+use super::rcp::RCP_ACTIONS;
 use crate::check::verdict::Verdict;
 
 /// The name of this check.
 pub const CHECK: &str = "scp check";
+/// The name of the lock-out guard's check.
+pub const LOCKOUT_CHECK: &str = "lock-out guard";
 
 /// The role that stands for everyone else: no such role needs to exist, the simulator only reads
 /// its ARN as `aws:PrincipalArn`.
 pub const ARBITRARY_ROLE: &str = "sentinel-tvm-scp-check-arbitrary";
 
-/// One simulation: who asks, from where, and what the SCP must answer.
+/// One simulation: who asks, from where, for what, and what the document must answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
     /// Who this principal is ("the execution role, inside the TVM function").
@@ -22,8 +32,25 @@ pub struct Case {
     pub principal_arn: String,
     /// `lambda:SourceFunctionArn` in the simulation; `None` leaves the key out.
     pub function_arn: Option<String>,
-    /// Whether the SCP must let this principal assume the protected roles.
+    /// What the actions amount to ("changing the TVM function").
+    pub what: String,
+    pub resource_arn: String,
+    pub actions: Vec<String>,
+    /// Whether the document must let this principal do every one of `actions`.
     pub expect_allowed: bool,
+}
+
+/// Who the cases are about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principals<'a> {
+    /// The TVM's resources.
+    pub tvm: &'a Tvm<'a>,
+    /// The strict variant: the execution role assumes only from inside the function.
+    pub strict: bool,
+    /// The caller's `aws:PrincipalArn` (a role's ARN with its path, from `iam:GetRole`).
+    pub caller: &'a str,
+    pub deployers: &'a [String],
+    pub break_glass: &'a [String],
 }
 
 impl Case {
@@ -32,52 +59,180 @@ impl Case {
             label: label.to_string(),
             principal_arn: principal_arn.to_string(),
             function_arn: function_arn.map(str::to_string),
+            what: "assuming a protected role".into(),
+            resource_arn: String::new(),
+            actions: vec!["sts:AssumeRole".into()],
             expect_allowed,
         }
     }
+
+    fn on(mut self, what: &str, resource_arn: String, actions: &[&str]) -> Self {
+        self.what = what.to_string();
+        self.resource_arn = resource_arn;
+        self.actions = actions.iter().map(|a| a.to_string()).collect();
+        self
+    }
 }
 
-/// The cases for an SCP that exempts `execution_role_arn` and `break_glass` (ARNs or ARN
-/// patterns) and, when `function_arn` is given (the strict variant), lets the execution role
-/// through only from inside that function:
-/// - the execution role (with the function as context when strict): allowed;
-/// - strict only, the execution role without the function (its credentials used elsewhere): denied;
-/// - the caller (`caller_arn` from `sts:GetCallerIdentity`): denied, unless it is the execution
-///   role or a break-glass role, whose own cases cover it;
-/// - an arbitrary role of `account_id`, [`ARBITRARY_ROLE`]: denied;
-/// - each break-glass role: allowed (a pattern is simulated as one role it matches).
-pub fn cases(
-    execution_role_arn: &str,
-    function_arn: Option<&str>,
-    caller_arn: &str,
-    break_glass: &[String],
-    partition: &str,
-    account_id: &str,
-) -> Vec<Case> {
-    let mut cases = Vec::new();
-    match function_arn {
-        Some(function_arn) => {
-            cases.push(Case::new(
-                "the execution role, inside the TVM function",
-                execution_role_arn,
-                Some(function_arn),
-                true,
-            ));
-            cases.push(Case::new("the execution role, outside the TVM function", execution_role_arn, None, false));
+/// `scp check`'s whole table for the SCP (see the module's comment).
+pub fn cases(who: &Principals) -> Vec<Case> {
+    let tvm = who.tvm;
+    let account = tvm.account_id;
+    let arbitrary = format!("arn:{}:iam::{account}:role/{ARBITRARY_ROLE}", tvm.partition);
+    let exempt = |principal: &str, list: &[String]| list.iter().any(|p| matches_pattern(p, principal));
+    let caller_changes = exempt(who.caller, who.deployers) || exempt(who.caller, who.break_glass);
+    let mut cases = assume_cases(who, &arbitrary);
+    for guarded in GUARDED {
+        let on = |case: Case| case.on(guarded.what, tvm.example_arn(guarded.resource), guarded.checked_actions);
+        cases.push(on(Case::new("a non-deployer", &arbitrary, None, false)));
+        let inside = (who.strict).then_some(tvm.function_arn);
+        cases.push(on(Case::new("the execution role", tvm.execution_role_arn, inside, false)));
+        if !exempt(who.caller, &[tvm.execution_role_arn.to_string()]) {
+            cases.push(on(Case::new("the caller", who.caller, None, caller_changes)));
         }
-        None => cases.push(Case::new("the execution role", execution_role_arn, None, true)),
+        for deployer in who.deployers.iter().filter(|d| !matches_pattern(d, who.caller)) {
+            cases.push(on(Case::new("a deployer", &example_of(deployer, account), None, true)));
+        }
+        for role in who.break_glass {
+            cases.push(on(Case::new("a break-glass role", &example_of(role, account), None, true)));
+        }
     }
-    let caller = principal_arn(caller_arn);
-    let exempt = same_role(&caller, execution_role_arn) || break_glass.iter().any(|b| same_role(&caller, b));
+    let invoke = |case: Case| case.on("invoking the function directly", tvm.function_arn.to_string(), INVOKE_ACTIONS);
+    cases.push(invoke(Case::new("a non-deployer", &arbitrary, None, false)));
+    cases.push(invoke(Case::new("the caller", who.caller, None, false)));
+    for role in who.break_glass {
+        cases.push(invoke(Case::new("a break-glass role", &example_of(role, account), None, false)));
+    }
+    cases.push(invoke(Case::new("the execution role", tvm.execution_role_arn, Some(tvm.function_arn), false)));
+    cases
+}
+
+/// `sts:AssumeRole` on a protected role: the execution role (from inside the function when
+/// strict) and each break-glass role allowed; the execution role outside the function (strict),
+/// the caller and an arbitrary role denied.
+fn assume_cases(who: &Principals, arbitrary: &str) -> Vec<Case> {
+    let tvm = who.tvm;
+    let role = tvm.protected_role_example();
+    let on = |case: Case| case.on("assuming a protected role", role.clone(), &["sts:AssumeRole"]);
+    let mut cases = Vec::new();
+    let exec = tvm.execution_role_arn;
+    if who.strict {
+        cases.push(on(Case::new("the execution role, inside the TVM function", exec, Some(tvm.function_arn), true)));
+        cases.push(on(Case::new("the execution role, outside the TVM function", exec, None, false)));
+    } else {
+        cases.push(on(Case::new("the execution role", exec, None, true)));
+    }
+    let exempt = matches_pattern(exec, who.caller) || who.break_glass.iter().any(|b| matches_pattern(b, who.caller));
     if !exempt {
-        cases.push(Case::new("the caller", &caller, None, false));
+        cases.push(on(Case::new("the caller", who.caller, None, false)));
     }
-    let arbitrary = format!("arn:{partition}:iam::{account_id}:role/{ARBITRARY_ROLE}");
-    cases.push(Case::new("an arbitrary role", &arbitrary, None, false));
-    for role in break_glass {
-        cases.push(Case::new("a break-glass role", &example_of(role, account_id), None, true));
+    cases.push(on(Case::new("an arbitrary role", arbitrary, None, false)));
+    for role in who.break_glass {
+        cases.push(on(Case::new("a break-glass role", &example_of(role, tvm.account_id), None, true)));
     }
     cases
+}
+
+/// The lock-out guard: the caller, every guarded action on every guarded resource, expected
+/// allowed. Attaching an SCP that denies any of them would leave the caller unable to upgrade
+/// or tear down the TVM it just installed.
+pub fn lockout_cases(tvm: &Tvm, caller: &str) -> Vec<Case> {
+    GUARDED
+        .iter()
+        .map(|g| Case::new("the caller", caller, None, true).on(g.what, tvm.example_arn(g.resource), g.checked_actions))
+        .collect()
+}
+
+/// The RCP's table: on a protected role, every action the RCP denies, for the execution role
+/// and each break-glass role (allowed), an arbitrary role of this account and one of an account
+/// outside the organization (denied).
+pub fn rcp_cases(tvm: &Tvm, break_glass: &[String]) -> Vec<Case> {
+    let role = tvm.protected_role_example();
+    let on = |case: Case| case.on("assuming a protected role (RCP)", role.clone(), &RCP_ACTIONS);
+    let arbitrary = format!("arn:{}:iam::{}:role/{ARBITRARY_ROLE}", tvm.partition, tvm.account_id);
+    let outsider = format!("arn:{}:iam::{OUTSIDE_ACCOUNT}:role/{ARBITRARY_ROLE}", tvm.partition);
+    let mut cases = vec![
+        on(Case::new("the execution role", tvm.execution_role_arn, Some(tvm.function_arn), true)),
+        on(Case::new("an arbitrary role", &arbitrary, None, false)),
+        on(Case::new("a role of an account outside the organization", &outsider, None, false)),
+    ];
+    cases.extend(
+        break_glass.iter().map(|r| on(Case::new("a break-glass role", &example_of(r, tvm.account_id), None, true))),
+    );
+    cases
+}
+
+/// An account id no organization hands out (AWS documents 999999999999 as unused in examples):
+/// it stands for a principal outside the organization.
+pub const OUTSIDE_ACCOUNT: &str = "999999999999";
+
+/// How IAM answered `case` — `(action, decision)` with decisions `allowed`, `explicitDeny`,
+/// `implicitDeny` — as one verdict of `check`.
+pub fn verdict(check: &'static str, case: &Case, decisions: &[(String, String)]) -> Verdict {
+    let who = describe(case);
+    let expected = if case.expect_allowed { "allowed" } else { "explicitDeny" };
+    let wrong: Vec<&(String, String)> = decisions.iter().filter(|(_, decision)| decision != expected).collect();
+    let answered: Vec<&str> = decisions.iter().map(|(action, _)| action.as_str()).collect();
+    let missing: Vec<&String> = case.actions.iter().filter(|a| !answered.contains(&a.as_str())).collect();
+    let n = case.actions.len();
+    if wrong.is_empty() && missing.is_empty() {
+        let how = if case.expect_allowed { "allowed" } else { "denied" };
+        return Verdict::pass(check, format!("{who}, {}: {how} ({n} of {n} actions), as it must be", case.what));
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
+        return Verdict::fail(
+            check,
+            format!("{who}, {}: IAM's simulator gave no answer for {}", case.what, names.join(", ")),
+            "run it again, and report it if it persists",
+        );
+    }
+    let list = |decision: &str| -> Vec<&str> {
+        wrong.iter().filter(|(_, d)| d == decision).map(|(a, _)| a.as_str()).collect()
+    };
+    let (allowed, denied, implicit) = (list("allowed"), list("explicitDeny"), list("implicitDeny"));
+    let unknown: Vec<String> = wrong
+        .iter()
+        .filter(|(_, d)| !["allowed", "explicitDeny", "implicitDeny"].contains(&d.as_str()))
+        .map(|(a, d)| format!("{a} (`{d}`)"))
+        .collect();
+    let mut problems = Vec::new();
+    if !allowed.is_empty() {
+        problems.push(format!("allowed {}, which the document must deny", allowed.join(", ")));
+    }
+    if !denied.is_empty() {
+        problems.push(format!("denied {}, which it must allow", denied.join(", ")));
+    }
+    if !implicit.is_empty() {
+        problems.push(format!(
+            "implicitly denied {}, which the allow-all policy simulated beside it should rule out",
+            implicit.join(", ")
+        ));
+    }
+    if !unknown.is_empty() {
+        problems.push(format!("answered {}, which `scp check` does not know", unknown.join(", ")));
+    }
+    let fix = if !denied.is_empty() {
+        format!(
+            "deploying this document would lock `{}` out: it must be exempt (a deployer or break-glass role, with the path its ARN really has); check with `sentinel-tvm scp show`",
+            case.principal_arn
+        )
+    } else if !allowed.is_empty() {
+        format!(
+            "the document must deny these to `{}`: check its resources and exempted principals with `sentinel-tvm scp show`",
+            case.principal_arn
+        )
+    } else {
+        "the simulation did not go as `scp check` set it up: run it again, and report it if it persists".to_string()
+    };
+    Verdict::fail(check, format!("{who}, {}: {}", case.what, problems.join("; ")), fix)
+}
+
+fn describe(case: &Case) -> String {
+    match &case.function_arn {
+        Some(function_arn) => format!("{} `{}` (from `{function_arn}`)", case.label, case.principal_arn),
+        None => format!("{} `{}`", case.label, case.principal_arn),
+    }
 }
 
 /// `aws:PrincipalArn` for a caller: for a role session
@@ -96,72 +251,6 @@ pub fn principal_arn(caller_arn: &str) -> String {
     caller_arn.to_string()
 }
 
-/// How IAM answered `case` (`allowed`, `explicitDeny`, `implicitDeny`), as a verdict.
-pub fn verdict(case: &Case, decision: &str) -> Verdict {
-    let who = describe(case);
-    match (decision, case.expect_allowed) {
-        ("allowed", true) => Verdict::pass(CHECK, format!("{who}: allowed, as it must be")),
-        ("explicitDeny", false) => Verdict::pass(CHECK, format!("{who}: denied, as it must be")),
-        ("allowed", false) => Verdict::fail(
-            CHECK,
-            format!("{who}: allowed, but the SCP must deny it"),
-            format!(
-                "the document must deny `sts:AssumeRole` on the protected roles to `{}`: check its role pattern and exempted principals with `sentinel-tvm scp show`",
-                case.principal_arn
-            ),
-        ),
-        ("explicitDeny", true) => Verdict::fail(
-            CHECK,
-            format!("{who}: denied, but it must be allowed"),
-            format!(
-                "deploying this SCP would lock `{}` out of the protected roles: the document must exempt it (check with `sentinel-tvm scp show`)",
-                case.principal_arn
-            ),
-        ),
-        ("implicitDeny", _) => Verdict::fail(
-            CHECK,
-            format!("{who}: implicitly denied, which the allow-all policy simulated beside the SCP should rule out"),
-            "the simulation did not go as `scp check` set it up: run it again, and report it if it persists",
-        ),
-        (other, _) => Verdict::fail(
-            CHECK,
-            format!("{who}: IAM's simulator answered `{other}`, which `scp check` does not know"),
-            "report it: this version of sentinel-tvm cannot read the answer",
-        ),
-    }
-}
-
-fn describe(case: &Case) -> String {
-    match &case.function_arn {
-        Some(function_arn) => format!("{} `{}` (from `{function_arn}`)", case.label, case.principal_arn),
-        None => format!("{} `{}`", case.label, case.principal_arn),
-    }
-}
-
-/// Whether `principal` (an ARN) is the role `role` names (an ARN or an ARN pattern with `*` and
-/// `?`): by ARN, or, since a session ARN loses the role's path, by account and role name.
-fn same_role(principal: &str, role: &str) -> bool {
-    if matches_pattern(role, principal) {
-        return true;
-    }
-    match (role_parts(principal), role_parts(role)) {
-        (Some((p_partition, p_account, p_name)), Some((r_partition, r_account, r_name))) => {
-            p_partition == r_partition && matches_pattern(r_account, p_account) && matches_pattern(r_name, p_name)
-        }
-        _ => false,
-    }
-}
-
-/// `(partition, account, name)` of an IAM role ARN; the name without its path.
-fn role_parts(arn: &str) -> Option<(&str, &str, &str)> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", partition, "iam", "", account, resource] = parts[..] else {
-        return None;
-    };
-    let path_and_name = resource.strip_prefix("role/")?;
-    Some((partition, account, path_and_name.rsplit('/').next().unwrap_or(path_and_name)))
-}
-
 /// One role a break-glass ARN pattern matches: a `*` account is `account_id`, any other `*`
 /// matches nothing and `?` one `x`. An ARN without wildcards is itself.
 fn example_of(pattern: &str, account_id: &str) -> String {
@@ -175,7 +264,7 @@ fn example_of(pattern: &str, account_id: &str) -> String {
 
 /// IAM's `ArnLike`/`StringLike` matching: `*` any run of characters, `?` exactly one,
 /// case-sensitive.
-fn matches_pattern(pattern: &str, text: &str) -> bool {
+pub fn matches_pattern(pattern: &str, text: &str) -> bool {
     let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     // The classic two-pointer glob match with backtracking to the last `*`.
     let (mut p, mut t) = (0, 0);
@@ -202,123 +291,141 @@ fn matches_pattern(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::check::verdict::Status;
+    use crate::scp::document::tests::{EXEC, FUNCTION, SSO_DEPLOYER, denies, tvm};
+    use crate::scp::document::{Inputs, document};
 
-    const EXEC: &str = "arn:aws:iam::111122223333:role/sentinel-tvm-main-execution";
-    const FUNCTION: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
     const ADMIN_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
     const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
     const ARBITRARY: &str = "arn:aws:iam::111122223333:role/sentinel-tvm-scp-check-arbitrary";
+    const GLASS: &str = "arn:aws:iam::111122223333:role/BreakGlass";
 
-    /// `(label, principal, function, expect_allowed)` of each case, in order.
-    fn summary(cases: &[Case]) -> Vec<(&str, &str, Option<&str>, bool)> {
-        cases
+    /// What the document decides for each of a case's actions, by the unit tests' evaluator.
+    fn decide(document: &str, case: &Case) -> Vec<(String, String)> {
+        case.actions
             .iter()
-            .map(|c| (c.label.as_str(), c.principal_arn.as_str(), c.function_arn.as_deref(), c.expect_allowed))
+            .map(|action| {
+                let denied =
+                    denies(document, &case.principal_arn, case.function_arn.as_deref(), action, &case.resource_arn);
+                (action.clone(), if denied { "explicitDeny" } else { "allowed" }.to_string())
+            })
             .collect()
     }
 
-    #[test]
-    fn the_cases_for_each_combination_of_options() {
-        let glass = ["arn:aws:iam::111122223333:role/BreakGlass".to_string()];
-        let glass_pattern = ["arn:aws:iam::*:role/BreakGlass*".to_string()];
-        let admin_glass = [ADMIN.to_string()];
-        let admin_glass_with_path = ["arn:aws:iam::111122223333:role/emergency/Admin".to_string()];
-        type Expected = Vec<(&'static str, &'static str, Option<&'static str>, bool)>;
-        /// `(name, function, caller, break_glass, expected)`.
-        type Row<'a> = (&'a str, Option<&'a str>, &'a str, &'a [String], Expected);
-        let table: Vec<Row> = vec![
-            (
-                "plain, caller is a role session",
-                None,
-                ADMIN_SESSION,
-                &[],
-                vec![
-                    ("the execution role", EXEC, None, true),
-                    ("the caller", ADMIN, None, false),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                ],
-            ),
-            (
-                "strict: the execution role outside the function is denied",
-                Some(FUNCTION),
-                ADMIN_SESSION,
-                &[],
-                vec![
-                    ("the execution role, inside the TVM function", EXEC, Some(FUNCTION), true),
-                    ("the execution role, outside the TVM function", EXEC, None, false),
-                    ("the caller", ADMIN, None, false),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                ],
-            ),
-            (
-                "break-glass roles are allowed",
-                None,
-                "arn:aws:iam::111122223333:user/ci",
-                &glass,
-                vec![
-                    ("the execution role", EXEC, None, true),
-                    ("the caller", "arn:aws:iam::111122223333:user/ci", None, false),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                    ("a break-glass role", "arn:aws:iam::111122223333:role/BreakGlass", None, true),
-                ],
-            ),
-            (
-                "a break-glass pattern is simulated as a role it matches",
-                None,
-                ADMIN_SESSION,
-                &glass_pattern,
-                vec![
-                    ("the execution role", EXEC, None, true),
-                    ("the caller", ADMIN, None, false),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                    ("a break-glass role", "arn:aws:iam::111122223333:role/BreakGlass", None, true),
-                ],
-            ),
-            (
-                "a caller who is a break-glass role is not also expected denied",
-                Some(FUNCTION),
-                ADMIN_SESSION,
-                &admin_glass,
-                vec![
-                    ("the execution role, inside the TVM function", EXEC, Some(FUNCTION), true),
-                    ("the execution role, outside the TVM function", EXEC, None, false),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                    ("a break-glass role", ADMIN, None, true),
-                ],
-            ),
-            (
-                "a break-glass role with a path still recognises its session",
-                None,
-                ADMIN_SESSION,
-                &admin_glass_with_path,
-                vec![
-                    ("the execution role", EXEC, None, true),
-                    ("an arbitrary role", ARBITRARY, None, false),
-                    ("a break-glass role", "arn:aws:iam::111122223333:role/emergency/Admin", None, true),
-                ],
-            ),
-            (
-                "a caller who is the execution role is not also expected denied",
-                None,
-                "arn:aws:sts::111122223333:assumed-role/sentinel-tvm-main-execution/sentinel-tvm-main",
-                &[],
-                vec![("the execution role", EXEC, None, true), ("an arbitrary role", ARBITRARY, None, false)],
-            ),
-        ];
-        for (name, function, caller, break_glass, expected) in table {
-            let cases = cases(EXEC, function, caller, break_glass, "aws", "111122223333");
-            assert_eq!(summary(&cases), expected, "{name}");
-        }
+    /// `(label, what, expect_allowed)` of each case.
+    fn summary(cases: &[Case]) -> Vec<(&str, &str, bool)> {
+        cases.iter().map(|c| (c.label.as_str(), c.what.as_str(), c.expect_allowed)).collect()
     }
 
     #[test]
-    fn the_arbitrary_role_is_in_the_partition_and_account_given() {
-        let cases = cases(EXEC, None, ADMIN_SESSION, &[], "aws-cn", "444455556666");
-        assert!(
-            cases
-                .iter()
-                .any(|c| c.principal_arn == "arn:aws-cn:iam::444455556666:role/sentinel-tvm-scp-check-arbitrary")
+    fn the_scp_passes_its_own_table_for_a_deployer_with_a_path() {
+        let tvm = tvm();
+        let deployers = [SSO_DEPLOYER.to_string()];
+        let glass = [GLASS.to_string()];
+        let text =
+            document(&Inputs { tvm: tvm.clone(), break_glass_role_arns: &glass, deployers: &deployers, strict: true })
+                .unwrap();
+        let who =
+            Principals { tvm: &tvm, strict: true, caller: SSO_DEPLOYER, deployers: &deployers, break_glass: &glass };
+        let cases = cases(&who);
+        for case in &cases {
+            let verdict = verdict(CHECK, case, &decide(&text, case));
+            assert_eq!(verdict.status, Status::Pass, "{verdict:?}");
+        }
+        // Per guarded resource: a non-deployer, the execution role, the caller (a deployer), break glass.
+        for guarded in GUARDED {
+            let rows: Vec<(&str, bool)> =
+                cases.iter().filter(|c| c.what == guarded.what).map(|c| (c.label.as_str(), c.expect_allowed)).collect();
+            assert_eq!(
+                rows,
+                [
+                    ("a non-deployer", false),
+                    ("the execution role", false),
+                    ("the caller", true),
+                    ("a break-glass role", true)
+                ],
+                "{}",
+                guarded.what
+            );
+        }
+        let assume: Vec<(&str, &str, bool)> =
+            summary(&cases).into_iter().filter(|(_, what, _)| *what == "assuming a protected role").collect();
+        assert_eq!(
+            assume.iter().map(|(label, _, allowed)| (*label, *allowed)).collect::<Vec<_>>(),
+            [
+                ("the execution role, inside the TVM function", true),
+                ("the execution role, outside the TVM function", false),
+                ("the caller", false),
+                ("an arbitrary role", false),
+                ("a break-glass role", true),
+            ]
         );
+        assert!(cases.iter().filter(|c| c.what == "invoking the function directly").all(|c| !c.expect_allowed));
+    }
+
+    /// Fails without the fix: a deployer named without its path (what GetCallerIdentity shows)
+    /// is denied its own controls.
+    #[test]
+    fn a_deployer_named_without_its_path_fails_the_table_and_the_guard() {
+        let tvm = tvm();
+        let pathless = ["arn:aws:iam::111122223333:role/AWSReservedSSO_Admin_0123abcd".to_string()];
+        let text =
+            document(&Inputs { tvm: tvm.clone(), break_glass_role_arns: &[], deployers: &pathless, strict: true })
+                .unwrap();
+        let guard = lockout_cases(&tvm, SSO_DEPLOYER);
+        assert_eq!(guard.len(), GUARDED.len());
+        for case in &guard {
+            let verdict = verdict(LOCKOUT_CHECK, case, &decide(&text, case));
+            assert_eq!(verdict.status, Status::Fail, "{verdict:?}");
+            assert!(verdict.fix.unwrap().contains("lock"), "the fix says what would happen");
+        }
+        let right = [SSO_DEPLOYER.to_string()];
+        let text = document(&Inputs { tvm: tvm.clone(), break_glass_role_arns: &[], deployers: &right, strict: true })
+            .unwrap();
+        assert!(guard.iter().all(|case| verdict(LOCKOUT_CHECK, case, &decide(&text, case)).status == Status::Pass));
+    }
+
+    #[test]
+    fn a_caller_who_is_no_deployer_is_expected_denied_and_the_deployers_get_cases_of_their_own() {
+        let tvm = tvm();
+        let deployers = [SSO_DEPLOYER.to_string(), "arn:aws:iam::111122223333:user/ci/deploy*".to_string()];
+        let who = Principals { tvm: &tvm, strict: false, caller: ADMIN, deployers: &deployers, break_glass: &[] };
+        let cases = cases(&who);
+        let function: Vec<(&str, &str, bool)> = cases
+            .iter()
+            .filter(|c| c.what == "changing the TVM function")
+            .map(|c| (c.label.as_str(), c.principal_arn.as_str(), c.expect_allowed))
+            .collect();
+        assert_eq!(
+            function,
+            [
+                ("a non-deployer", ARBITRARY, false),
+                ("the execution role", EXEC, false),
+                ("the caller", ADMIN, false),
+                ("a deployer", SSO_DEPLOYER, true),
+                ("a deployer", "arn:aws:iam::111122223333:user/ci/deploy", true),
+            ]
+        );
+        assert_eq!(cases[0].label, "the execution role", "not strict: one execution-role case");
+        assert_eq!(cases[0].function_arn, None);
+    }
+
+    #[test]
+    fn the_rcp_table() {
+        let tvm = tvm();
+        let glass = [GLASS.to_string()];
+        let cases = rcp_cases(&tvm, &glass);
+        let rows: Vec<(&str, bool)> = cases.iter().map(|c| (c.label.as_str(), c.expect_allowed)).collect();
+        assert_eq!(
+            rows,
+            [
+                ("the execution role", true),
+                ("an arbitrary role", false),
+                ("a role of an account outside the organization", false),
+                ("a break-glass role", true),
+            ]
+        );
+        assert!(cases.iter().all(|c| c.actions.len() == RCP_ACTIONS.len()));
+        assert_eq!(cases[2].principal_arn, "arn:aws:iam::999999999999:role/sentinel-tvm-scp-check-arbitrary");
     }
 
     #[test]
@@ -354,19 +461,21 @@ mod tests {
     fn each_decision_against_each_expectation() {
         let allowed = Case::new("the execution role", EXEC, None, true);
         let denied = Case::new("the caller", ADMIN, None, false);
-        for (case, decision, status, detail) in [
-            (&allowed, "allowed", Status::Pass, "allowed, as it must be"),
-            (&allowed, "explicitDeny", Status::Fail, "denied, but it must be allowed"),
-            (&allowed, "implicitDeny", Status::Fail, "implicitly denied"),
-            (&denied, "explicitDeny", Status::Pass, "denied, as it must be"),
-            (&denied, "allowed", Status::Fail, "allowed, but the SCP must deny it"),
-            (&denied, "implicitDeny", Status::Fail, "implicitly denied"),
-            (&denied, "maybe", Status::Fail, "answered `maybe`"),
+        let one = |decision: &str| vec![("sts:AssumeRole".to_string(), decision.to_string())];
+        for (case, decisions, status, detail) in [
+            (&allowed, one("allowed"), Status::Pass, "allowed (1 of 1 actions), as it must be"),
+            (&allowed, one("explicitDeny"), Status::Fail, "denied sts:AssumeRole, which it must allow"),
+            (&allowed, one("implicitDeny"), Status::Fail, "implicitly denied"),
+            (&denied, one("explicitDeny"), Status::Pass, "denied (1 of 1 actions), as it must be"),
+            (&denied, one("allowed"), Status::Fail, "allowed sts:AssumeRole, which the document must deny"),
+            (&denied, one("implicitDeny"), Status::Fail, "implicitly denied"),
+            (&denied, one("maybe"), Status::Fail, "answered sts:AssumeRole (`maybe`)"),
+            (&denied, vec![], Status::Fail, "no answer for sts:AssumeRole"),
         ] {
-            let verdict = verdict(case, decision);
+            let verdict = verdict(CHECK, case, &decisions);
             assert_eq!(verdict.check, CHECK);
-            assert_eq!(verdict.status, status, "{decision} for {}", case.label);
-            assert!(verdict.detail.contains(detail), "{decision}: {}", verdict.detail);
+            assert_eq!(verdict.status, status, "{decisions:?} for {}", case.label);
+            assert!(verdict.detail.contains(detail), "{decisions:?}: {}", verdict.detail);
             assert!(verdict.detail.contains(&case.principal_arn), "{}", verdict.detail);
             assert_eq!(verdict.fix.is_some(), status == Status::Fail);
         }
@@ -376,12 +485,10 @@ mod tests {
     fn a_verdict_names_the_function_context() {
         let case = Case::new("the execution role, inside the TVM function", EXEC, Some(FUNCTION), true);
         assert_eq!(
-            verdict(&case, "allowed").line(),
+            verdict(CHECK, &case, &[("sts:AssumeRole".into(), "allowed".into())]).line(),
             format!(
-                "✓ scp check: the execution role, inside the TVM function `{EXEC}` (from `{FUNCTION}`): allowed, as it must be\n"
+                "✓ scp check: the execution role, inside the TVM function `{EXEC}` (from `{FUNCTION}`), assuming a protected role: allowed (1 of 1 actions), as it must be\n"
             )
         );
-        let locked_out = verdict(&case, "explicitDeny");
-        assert!(locked_out.fix.unwrap().contains("would lock"));
     }
 }

@@ -1,8 +1,10 @@
-//! The SCP stack's pre-flight, pure: from what AWS Organizations says (`Facts`), one verdict per
-//! check the issue names — all features, SCPs enabled on the root, each target exists, each
-//! target has room for one more SCP, the caller may manage policies — and the two warnings that
-//! matter most: the TVM in the management account (no SCP restricts it) and the root as a target
-//! (every account). Reading the facts is `aws::organizations::check`'s; nothing here calls AWS.
+//! The guardrail stacks' pre-flight, pure: from what AWS Organizations says (`Facts`), one
+//! verdict per check — all features, SCPs enabled on the root, each target exists, each target
+//! has room for one more SCP, the caller may manage policies, the SCP reaches the TVM's own
+//! account (or none of its controls are guarded) — and the two warnings that matter most: the
+//! TVM in the management account (no SCP restricts it) and the root as a target (every
+//! account); with the RCP, RCPs enabled and room for one more RCP. Reading the facts is
+//! `commands::steps::scp`'s; nothing here calls AWS.
 
 use crate::aws::organizations::{AttachedPolicy, Overview, Target, TargetKind, Unavailable};
 use crate::check::verdict::Verdict;
@@ -23,20 +25,99 @@ pub struct Facts {
     /// attached directly to it.
     pub targets: Vec<(String, Option<Target>, Vec<AttachedPolicy>)>,
     /// This environment's SCP: when already attached to a target, it takes no new place there.
+    /// The 0.1 SCP of an upgrade is attached under its old name meanwhile, so it counts too.
     pub our_policy_name: String,
+    /// The TVM account's parents up to the root (`None`: not read, e.g. it is not a member).
+    pub tvm_ancestors: Option<Vec<String>>,
+    /// With the RCP: its name, and the RCPs attached directly to each found target.
+    pub rcp: Option<RcpFacts>,
+}
+
+/// What the RCP's checks decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RcpFacts {
+    pub our_policy_name: String,
+    pub attached: Vec<(String, Vec<AttachedPolicy>)>,
 }
 
 /// The verdicts, in the order above; never empty.
 pub fn verdicts(facts: &Facts) -> Vec<Verdict> {
-    vec![
+    let mut verdicts = vec![
         all_features(&facts.overview),
         scps_enabled(&facts.overview),
         targets_exist(&facts.targets),
-        room_for_one_more(&facts.targets, &facts.our_policy_name),
+        room_for_one_more("scp limit", "SCP", &facts.targets, &facts.our_policy_name),
         policy_management(&facts.overview.management_account_id, &facts.caller_account_id),
         management_account(&facts.overview.management_account_id, &facts.tvm_account_id, &facts.targets),
+        tvm_covered(facts),
         root_target(&facts.targets),
-    ]
+    ];
+    if let Some(rcp) = &facts.rcp {
+        verdicts.push(rcps_enabled(&facts.overview));
+        let targets: Vec<TargetFacts> = facts
+            .targets
+            .iter()
+            .map(|(id, found, _)| {
+                let attached = rcp.attached.iter().find(|(t, _)| t == id).map(|(_, a)| a.clone()).unwrap_or_default();
+                (id.clone(), found.clone(), attached)
+            })
+            .collect();
+        verdicts.push(room_for_one_more("rcp limit", "RCP", &targets, &rcp.our_policy_name));
+    }
+    verdicts
+}
+
+/// The SCP guards the TVM's own controls only where it applies: the TVM's account must be a
+/// target, or lie under one.
+fn tvm_covered(facts: &Facts) -> Verdict {
+    const CHECK: &str = "tvm covered";
+    let account = &facts.tvm_account_id;
+    if *account == facts.overview.management_account_id {
+        return Verdict::skipped(CHECK, "the TVM is in the management account, which no SCP restricts (warned above)");
+    }
+    let Some(ancestors) = &facts.tvm_ancestors else {
+        return Verdict::fail(
+            CHECK,
+            format!(
+                "the TVM's account {account} was not found in the organization, so the SCP would not guard its controls"
+            ),
+            "install the TVM in a member account of this organization, or use the management account's credentials of its own organization (`--org-profile`)",
+        );
+    };
+    let covering: Vec<&str> = facts
+        .targets
+        .iter()
+        .map(|(id, ..)| id.as_str())
+        .filter(|id| *id == account || ancestors.iter().any(|a| a == id))
+        .collect();
+    if covering.is_empty() {
+        return Verdict::fail(
+            CHECK,
+            format!(
+                "no target holds the TVM's account {account}: the SCP would guard the protected roles elsewhere but not the TVM's own function, roles, policy and stacks"
+            ),
+            format!("add `--scp-target {account}` (or an OU above it: {})", ancestors.join(", ")),
+        );
+    }
+    Verdict::pass(CHECK, format!("the TVM's account {account} is under {}", covering.join(", ")))
+}
+
+fn rcps_enabled(overview: &Overview) -> Verdict {
+    let disabled: Vec<&str> = overview.roots.iter().filter(|r| !r.rcp_enabled).map(|r| r.id.as_str()).collect();
+    if disabled.is_empty() {
+        return Verdict::pass("rcp policy type", "RCPs are enabled");
+    }
+    Verdict::fail(
+        "rcp policy type",
+        format!("RCPs are not enabled on {}", disabled.join(", ")),
+        disabled
+            .iter()
+            .map(|id| {
+                format!("`aws organizations enable-policy-type --root-id {id} --policy-type RESOURCE_CONTROL_POLICY`")
+            })
+            .collect::<Vec<_>>()
+            .join(", then "),
+    )
 }
 
 /// The verdict when the organization could not be read at all.
@@ -135,11 +216,11 @@ fn targets_exist(targets: &[TargetFacts]) -> Verdict {
     )
 }
 
-fn room_for_one_more(targets: &[TargetFacts], our_policy_name: &str) -> Verdict {
+fn room_for_one_more(check: &'static str, kind: &str, targets: &[TargetFacts], our_policy_name: &str) -> Verdict {
     let found: Vec<(&Target, &Vec<AttachedPolicy>)> =
         targets.iter().filter_map(|(_, t, attached)| t.as_ref().map(|t| (t, attached))).collect();
     if found.is_empty() {
-        return Verdict::skipped("scp limit", "no target found to count SCPs on");
+        return Verdict::skipped(check, format!("no target found to count {kind}s on"));
     }
     let after = |attached: &[AttachedPolicy]| {
         let ours = attached.iter().any(|p| p.name == our_policy_name);
@@ -158,15 +239,17 @@ fn room_for_one_more(targets: &[TargetFacts], our_policy_name: &str) -> Verdict 
             .iter()
             .map(|(target, attached)| format!("{} {} of {MAX_SCPS_PER_TARGET}", target.id, after(attached)))
             .collect();
-        return Verdict::pass("scp limit", format!("room for this SCP: {}", counts.join(", ")));
+        return Verdict::pass(check, format!("room for this {kind}: {}", counts.join(", ")));
     }
     Verdict::fail(
-        "scp limit",
+        check,
         format!(
-            "AWS allows at most {MAX_SCPS_PER_TARGET} SCPs per target, and this would be one more: {}",
+            "AWS allows at most {MAX_SCPS_PER_TARGET} {kind}s per target, and this would be one more: {}",
             full.join("; ")
         ),
-        "detach an SCP from each of those targets (or merge two into one), or target their child OUs or accounts instead",
+        format!(
+            "detach an {kind} from each of those targets (or merge two into one), or target their child OUs or accounts instead"
+        ),
     )
 }
 
@@ -231,6 +314,7 @@ mod tests {
     use super::*;
     use crate::aws::organizations::Root;
     use crate::check::verdict::Status;
+    use crate::names::legacy_scp_policy_name;
 
     const MANAGEMENT: &str = "111111111111";
     const MEMBER: &str = "222222222222";
@@ -254,12 +338,14 @@ mod tests {
             overview: Overview {
                 feature_set: "ALL".into(),
                 management_account_id: MANAGEMENT.into(),
-                roots: vec![Root { id: "r-ab12".into(), name: "Root".into(), scp_enabled: true }],
+                roots: vec![Root { id: "r-ab12".into(), name: "Root".into(), scp_enabled: true, rcp_enabled: true }],
             },
             caller_account_id: MANAGEMENT.into(),
             tvm_account_id: MEMBER.into(),
             targets: vec![target("ou-ab12-cdef3456", "Workloads", TargetKind::OrganizationalUnit, &["FullAWSAccess"])],
             our_policy_name: OURS.into(),
+            tvm_ancestors: Some(vec!["ou-ab12-cdef3456".into(), "r-ab12".into()]),
+            rcp: None,
         }
     }
 
@@ -270,7 +356,7 @@ mod tests {
     #[test]
     fn a_ready_organization_passes_every_check() {
         let verdicts = verdicts(&good());
-        assert_eq!(verdicts.len(), 7);
+        assert_eq!(verdicts.len(), 8);
         for verdict in &verdicts {
             assert_eq!(verdict.status, Status::Pass, "{verdict:?}");
             assert!(verdict.fix.is_none(), "{verdict:?}");
@@ -379,7 +465,10 @@ mod tests {
             assert_eq!(verdict.fix.is_some(), matches!(status, Status::Fail | Status::Warn), "{case}: {verdict:?}");
             // a change concerns its own check only; with no target found there is also nothing to count
             let none_found = facts.targets.iter().all(|(_, found, _)| found.is_none());
-            for other in verdicts.iter().filter(|v| v.check != check && v.status != Status::Pass) {
+            // (whether the TVM's account is under a target follows from the targets: its own test)
+            for other in
+                verdicts.iter().filter(|v| v.check != check && v.check != "tvm covered" && v.status != Status::Pass)
+            {
                 let expected = match other.check {
                     "scp targets" => Status::Fail,
                     "scp limit" => Status::Skipped,
@@ -388,6 +477,57 @@ mod tests {
                 assert!(none_found && other.status == expected, "{case}: {other:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_tvm_s_own_account_must_be_under_a_target() {
+        let mut facts = good();
+        facts.tvm_ancestors = Some(vec!["ou-ab12-99999999".into(), "r-ab12".into()]);
+        let elsewhere = verdicts(&facts);
+        let covered = verdict(&elsewhere, "tvm covered");
+        assert_eq!(covered.status, Status::Fail, "{covered:?}");
+        assert!(covered.fix.as_deref().unwrap().contains(&format!("--scp-target {MEMBER}")), "{covered:?}");
+        facts.targets.push(target(MEMBER, "tooling", TargetKind::Account, &["FullAWSAccess"]));
+        assert_eq!(verdict(&verdicts(&facts), "tvm covered").status, Status::Pass);
+        facts.tvm_ancestors = None;
+        assert_eq!(verdict(&verdicts(&facts), "tvm covered").status, Status::Fail, "not found: fail closed");
+        facts.tvm_account_id = MANAGEMENT.into();
+        assert_eq!(verdict(&verdicts(&facts), "tvm covered").status, Status::Skipped, "warned about instead");
+    }
+
+    /// While an upgrade migrates, the 0.1 SCP (its old name) is still attached beside the new
+    /// one: four others plus the old one leave no room.
+    #[test]
+    fn the_old_scp_counts_while_the_new_one_is_attached() {
+        let mut facts = good();
+        facts.our_policy_name = "sentinel-tvm-main-222222222222-protect-roles".into();
+        let legacy = legacy_scp_policy_name("main");
+        facts.targets = vec![ou(&["FullAWSAccess", "a", "b", "c", legacy.as_str()])];
+        let limit = verdicts(&facts).into_iter().find(|v| v.check == "scp limit").unwrap();
+        assert_eq!(limit.status, Status::Fail, "{limit:?}");
+        facts.targets = vec![ou(&["FullAWSAccess", "a", "b", legacy.as_str()])];
+        let limit = verdicts(&facts).into_iter().find(|v| v.check == "scp limit").unwrap();
+        assert_eq!(limit.status, Status::Pass, "{limit:?}");
+    }
+
+    #[test]
+    fn the_rcp_needs_its_policy_type_and_room_of_its_own() {
+        let mut facts = good();
+        let rcp = "sentinel-tvm-main-222222222222-protect-roles-rcp";
+        let five: Vec<AttachedPolicy> = policies(&["RCPFullAWSAccess", "a", "b", "c", "d"]);
+        facts.rcp = Some(RcpFacts { our_policy_name: rcp.into(), attached: vec![("ou-ab12-cdef3456".into(), five)] });
+        let all = verdicts(&facts);
+        assert_eq!(all.len(), 10);
+        assert_eq!(verdict(&all, "rcp policy type").status, Status::Pass);
+        let limit = verdict(&all, "rcp limit");
+        assert_eq!(limit.status, Status::Fail, "{limit:?}");
+        assert!(limit.detail.contains("5 RCPs per target"), "{limit:?}");
+        assert_eq!(verdict(&all, "scp limit").status, Status::Pass, "the quotas are separate");
+        facts.overview.roots[0].rcp_enabled = false;
+        let disabled = verdicts(&facts);
+        let policy_type = verdict(&disabled, "rcp policy type");
+        assert_eq!(policy_type.status, Status::Fail);
+        assert!(policy_type.fix.as_deref().unwrap().contains("RESOURCE_CONTROL_POLICY"));
     }
 
     #[test]

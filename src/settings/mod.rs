@@ -6,11 +6,11 @@
 use std::path::PathBuf;
 
 use crate::aws::Connection;
-use crate::config::{Architecture, ConfigFile, EnvironmentConfig, IdentityProof, ScpMode};
+use crate::config::{Architecture, ConfigFile, EnvironmentConfig, IdentityProof, RcpMode, ScpMode};
 use crate::error::Fixable;
 use crate::names::{
-    DEFAULT_ROLE_PREFIX, MAX_ROLE_NAME, SMOKE_PROFILE, is_account_id, is_env_name, is_org_id, is_protected_profile,
-    is_role_arn, is_role_prefix, is_scp_target, protected_role_name,
+    DEFAULT_ROLE_PREFIX, MAX_ROLE_NAME, SMOKE_PROFILE, is_account_id, is_env_name, is_exempt_principal, is_org_id,
+    is_protected_profile, is_role_prefix, is_scp_target, protected_role_name,
 };
 
 /// CloudWatch Logs accepts only these retention periods.
@@ -56,6 +56,10 @@ pub struct Scp {
     pub mode: ScpMode,
     pub targets: Vec<String>,
     pub break_glass_role_arns: Vec<String>,
+    /// As configured; empty means the installing principal (resolved with its path when
+    /// deploying, `commands::steps::deployers`), never nobody.
+    pub deployers: Vec<String>,
+    pub rcp_mode: RcpMode,
     pub strict: bool,
     pub org_profile: Option<String>,
     pub trail_log_group: Option<String>,
@@ -253,6 +257,8 @@ pub fn overlay(flags: &EnvironmentConfig, file: &EnvironmentConfig) -> (Environm
         scp_mode: pick!(scp_mode, "scp_mode", "--scp-mode"),
         scp_targets: pick!(scp_targets, "scp_targets", "--scp-target"),
         break_glass_role_arns: pick!(break_glass_role_arns, "break_glass_role_arns", "--break-glass-role-arn"),
+        deployers: pick!(deployers, "deployers", "--deployer"),
+        rcp_mode: pick!(rcp_mode, "rcp_mode", "--rcp-mode"),
         no_break_glass: pick!(no_break_glass, "no_break_glass", "--no-break-glass"),
         scp_strict: pick!(scp_strict, "scp_strict", "--scp-strict"),
         org_profile: pick!(org_profile, "org_profile", "--org-profile"),
@@ -399,7 +405,11 @@ fn scp_settings(merged: &EnvironmentConfig) -> Result<Scp, Fixable> {
         mode: merged.scp_mode.unwrap_or_default(),
         targets: merged.scp_targets.clone().unwrap_or_default(),
         break_glass_role_arns: merged.break_glass_role_arns.clone().unwrap_or_default(),
-        strict: merged.scp_strict.unwrap_or(false),
+        deployers: merged.deployers.clone().unwrap_or_default(),
+        rcp_mode: merged.rcp_mode.unwrap_or_default(),
+        // On unless asked otherwise: the execution role's credentials leaked from the function
+        // would otherwise assume every protected role from anywhere.
+        strict: merged.scp_strict.unwrap_or(true),
         org_profile: merged.org_profile.clone(),
         trail_log_group: merged.trail_log_group.clone(),
         alarm_topic_arn: merged.alarm_topic_arn.clone().filter(|arn| !arn.is_empty()),
@@ -412,12 +422,26 @@ fn scp_settings(merged: &EnvironmentConfig) -> Result<Scp, Fixable> {
             "a target is an OU (`ou-ab12-cd34ef56`), an account (12 digits) or, explicitly, the root (`r-ab12`)",
         ));
     }
-    if let Some(arn) = scp.break_glass_role_arns.iter().find(|arn| !is_role_arn(arn)) {
+    if let Some(arn) = scp.break_glass_role_arns.iter().find(|arn| !is_exempt_principal(arn, true)) {
         return Err(invalid(
             "--break-glass-role-arn",
             "break_glass_role_arns",
             arn,
-            "a role ARN like `arn:aws:iam::111122223333:role/BreakGlass`",
+            "a role ARN in one account like `arn:aws:iam::111122223333:role/BreakGlass`, a `*` only at its end after part of the name (`role/BreakGlass*`)",
+        ));
+    }
+    if let Some(arn) = scp.deployers.iter().find(|arn| !is_exempt_principal(arn, false)) {
+        return Err(invalid(
+            "--deployer",
+            "deployers",
+            arn,
+            "a role ARN with its path (`arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd`), a user ARN or `arn:aws:iam::111122223333:root`; a `*` only at its end after part of the name",
+        ));
+    }
+    if scp.rcp_mode == RcpMode::Enforce && scp.mode != ScpMode::Enforce {
+        return Err(Fixable::new(
+            "`rcp_mode: enforce` needs `scp_mode: enforce`: the RCP shares the SCP's targets and break-glass roles, and deploys after it",
+            "add `--scp-mode enforce` (config key `scp_mode`), or leave out `--rcp-mode`",
         ));
     }
     if let Some(topic) = scp.alarm_topic_arn.as_deref().filter(|t| !t.starts_with("arn:") || !t.contains(":sns:")) {
@@ -832,6 +856,64 @@ mod tests {
         ] {
             assert_eq!(is_scp_target(id), valid, "{id}");
         }
+    }
+
+    #[test]
+    fn deployers_break_glass_strictness_and_the_rcp() {
+        let enforce = |extra: EnvironmentConfig| EnvironmentConfig {
+            scp_mode: Some(ScpMode::Enforce),
+            scp_targets: Some(vec!["ou-ab12-cd34ef56".into()]),
+            no_break_glass: Some(true),
+            ..extra
+        };
+        let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123abcd";
+        let (settings, _) = resolve(
+            env("main"),
+            enforce(EnvironmentConfig { deployers: Some(vec![sso.into()]), ..Default::default() }),
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(settings.deploy.scp.deployers, [sso]);
+        assert!(settings.deploy.scp.strict, "strict unless asked otherwise");
+        assert_eq!(settings.deploy.scp.rcp_mode, RcpMode::Off);
+        let (settings, _) = resolve(
+            env("main"),
+            enforce(EnvironmentConfig { scp_strict: Some(false), ..Default::default() }),
+            None,
+            &[],
+        )
+        .unwrap();
+        assert!(!settings.deploy.scp.strict);
+        for (flags, refused) in [
+            (
+                enforce(EnvironmentConfig {
+                    break_glass_role_arns: Some(vec!["arn:aws:iam::*:role/*".into()]),
+                    no_break_glass: None,
+                    ..Default::default()
+                }),
+                "--break-glass-role-arn",
+            ),
+            (
+                enforce(EnvironmentConfig {
+                    deployers: Some(vec!["arn:aws:iam::111122223333:role/*".into()]),
+                    ..Default::default()
+                }),
+                "--deployer",
+            ),
+            (EnvironmentConfig { rcp_mode: Some(RcpMode::Enforce), ..Default::default() }, "scp_mode: enforce"),
+        ] {
+            let error = resolve(env("main"), flags.clone(), None, &[]).expect_err(refused);
+            assert!(error.message.contains(refused), "{refused}: {error:?}");
+        }
+        let (settings, _) = resolve(
+            env("main"),
+            enforce(EnvironmentConfig { rcp_mode: Some(RcpMode::Enforce), ..Default::default() }),
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(settings.deploy.scp.rcp_mode, RcpMode::Enforce);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::config::{Architecture, EnvironmentConfig, IdentityProof, ScpMode};
+use crate::config::{Architecture, EnvironmentConfig, IdentityProof, RcpMode, ScpMode};
 use crate::names::SMOKE_PROFILE;
 use crate::settings::{self, LOG_RETENTION_DAYS, Settings};
 use crate::ui::prompt::Prompt;
@@ -120,7 +120,13 @@ fn ask_scp(
             }
             if given.scp_strict.is_none() {
                 let question = "Also deny the execution role's credentials outside the TVM function (strict)?";
-                answers.scp_strict = Some(prompt.confirm(question, false, "--scp-strict")?);
+                answers.scp_strict = Some(prompt.confirm(question, true, "--scp-strict")?);
+            }
+            if given.rcp_mode.is_none() {
+                let question =
+                    "Also deploy the RCP, which denies the protected roles to principals outside the organization too?";
+                let rcp = prompt.confirm(question, false, "--rcp-mode off|enforce")?;
+                answers.rcp_mode = Some(if rcp { RcpMode::Enforce } else { RcpMode::Off });
             }
         }
     }
@@ -286,8 +292,9 @@ fn ask_identity_proof(prompt: &dyn Prompt) -> Result<IdentityProof> {
     Ok(if chosen == 1 { IdentityProof::Off } else { IdentityProof::Required })
 }
 
-/// What a first install is about to create, for the one confirmation.
-pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
+/// What a first install is about to create, for the one confirmation; `deployers`, with an
+/// enforced SCP, who may change the TVM once it is attached.
+pub fn summary(settings: &Settings, account_id: &str, region: &str, deployers: &[String]) -> String {
     let d = &settings.deploy;
     let env = &settings.env;
     let mut text = format!("environment `{env}` in account {account_id}, region {region}\n");
@@ -330,13 +337,18 @@ pub fn summary(settings: &Settings, account_id: &str, region: &str) -> String {
         ScpMode::Off => "off".to_string(),
         ScpMode::Audit => format!("audit: an alarm on {}", scp.trail_log_group.as_deref().unwrap_or("?")),
         ScpMode::Enforce => format!(
-            "enforce{} on {}; break glass: {}",
+            "enforce{}{} on {}; break glass: {}",
             if scp.strict { " (strict)" } else { "" },
+            if scp.rcp_mode == RcpMode::Enforce { ", with the RCP" } else { "" },
             scp.targets.join(", "),
             if scp.break_glass_role_arns.is_empty() { "none".into() } else { scp.break_glass_role_arns.join(", ") }
         ),
     };
     text.push_str(&format!("  scp              {scp_line}\n"));
+    if scp.mode == ScpMode::Enforce {
+        let who = if deployers.is_empty() { "nobody but break glass".to_string() } else { deployers.join(", ") };
+        text.push_str(&format!("  deployers        {who} (only they may change the TVM)\n"));
+    }
     text
 }
 
@@ -443,7 +455,7 @@ mod tests {
             ..Default::default()
         };
         let sources = settings::Sources::flags_only(&selection, &flags);
-        let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2");
+        let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2", &[]);
         assert_eq!(
             text,
             "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter: the roles and users above (never a group) may have every protected profile, for up to 1 h\n  logs kept        90 days\n  caller proofs    required\n  scp              off\n"
@@ -462,7 +474,7 @@ mod tests {
                 policy_file: file.map(Into::into),
                 ..Default::default()
             };
-            let text = summary(&settings::Sources::flags_only(&selection, &flags).resolve().unwrap().0, "1", "r");
+            let text = summary(&settings::Sources::flags_only(&selection, &flags).resolve().unwrap().0, "1", "r", &[]);
             assert_eq!(text.contains("grants no protected profile"), grants_nothing, "{groups:?} {file:?}: {text}");
         }
     }
@@ -484,15 +496,17 @@ mod tests {
             "Root/Workloads (OU) ou-ab12-cd34ef56",
             "arn:aws:iam::111122223333:role/BreakGlass",
             "y",
+            "y",
         ]);
         let answers = ask_settings(&script, "main", &given, &offer()).unwrap();
+        assert_eq!(answers.rcp_mode, Some(RcpMode::Enforce), "the RCP is asked for with the SCP");
         assert_eq!(answers.scp_mode, Some(ScpMode::Enforce));
         assert_eq!(answers.scp_targets, Some(vec!["ou-ab12-cd34ef56".into()]));
         assert_eq!(answers.break_glass_role_arns, Some(vec!["arn:aws:iam::111122223333:role/BreakGlass".into()]));
         assert_eq!((answers.no_break_glass, answers.scp_strict), (None, Some(true)));
 
         // No break glass only after saying so; typed targets when the organization cannot be read.
-        let script = Scripted::new(&[enforce, "ou-ab12-cd34ef56 111122223333", "", "y", "n"]);
+        let script = Scripted::new(&[enforce, "ou-ab12-cd34ef56 111122223333", "", "y", "n", "n"]);
         let answers = ask_settings(&script, "main", &given, &Offer::default()).unwrap();
         assert_eq!(answers.scp_targets, Some(vec!["ou-ab12-cd34ef56".into(), "111122223333".into()]));
         assert_eq!((answers.no_break_glass, answers.break_glass_role_arns), (Some(true), Some(vec![])));

@@ -9,6 +9,7 @@ mod client;
 mod deploy;
 mod docs;
 mod drift;
+mod guardrails;
 mod harness;
 mod organizations;
 mod permissions;

@@ -120,7 +120,7 @@ async fn a_target_that_does_not_exist_fails_naming_it() {
     let targets = ["ou-zzzz-00000000".to_string(), "999999999999".to_string()];
 
     let verdicts =
-        check(&org, MANAGEMENT, MEMBER, &targets, "sentinel-tvm-x-protect-roles").await.expect("the checks run");
+        check(&org, MANAGEMENT, MEMBER, &targets, "sentinel-tvm-x-protect-roles", None).await.expect("the checks run");
 
     let targets = verdict(&verdicts, "scp targets");
     assert_eq!(targets.status, Status::Fail, "{verdicts:#?}");
@@ -148,12 +148,12 @@ async fn five_scps_on_an_ou_fail_the_limit_and_four_pass() {
     let targets = [ou.clone()];
 
     let attached = org.scps_attached(&ou).await;
-    let with_five = check(&org, MANAGEMENT, MEMBER, &targets, ours).await;
+    let with_five = check(&org, MANAGEMENT, MEMBER, &targets, ours, None).await;
     // an upgrade: this environment's SCP is one of the five, so nothing new is attached
-    let with_five_ours = check(&org, MANAGEMENT, MEMBER, &targets, &names[4]).await;
+    let with_five_ours = check(&org, MANAGEMENT, MEMBER, &targets, &names[4], None).await;
     let last = policies.pop().expect("five policies");
     detach_and_delete_scp(&client, &last, &ou).await;
-    let with_four = check(&org, MANAGEMENT, MEMBER, &targets, ours).await;
+    let with_four = check(&org, MANAGEMENT, MEMBER, &targets, ours, None).await;
     for policy in &policies {
         detach_and_delete_scp(&client, policy, &ou).await;
     }
@@ -190,9 +190,10 @@ async fn the_tvm_in_the_management_account_and_the_root_as_a_target_are_warned_a
     let org = Organizations::new(&emulator.config);
     let root = root_id(&org).await;
 
-    let verdicts = check(&org, MANAGEMENT, MANAGEMENT, std::slice::from_ref(&root), "sentinel-tvm-x-protect-roles")
-        .await
-        .expect("the checks run");
+    let verdicts =
+        check(&org, MANAGEMENT, MANAGEMENT, std::slice::from_ref(&root), "sentinel-tvm-x-protect-roles", None)
+            .await
+            .expect("the checks run");
 
     let management = verdict(&verdicts, "management account");
     assert_eq!(management.status, Status::Warn, "{verdicts:#?}");
@@ -204,4 +205,26 @@ async fn the_tvm_in_the_management_account_and_the_root_as_a_target_are_warned_a
     assert!(root_target.detail.contains(&format!("{root} is the root")), "{root_target:?}");
     assert!(root_target.detail.contains("every account"), "{root_target:?}");
     assert_eq!(verdict(&verdicts, "scp targets").status, Status::Pass, "{verdicts:#?}");
+}
+
+/// Emulator Organizations API (ListParents): where the TVM's account sits, up to the root, is
+/// what the "tvm covered" check compares the targets with; an account the organization does not
+/// have is not found, and the check fails closed for it.
+#[tokio::test]
+async fn the_tvm_accounts_parents_decide_whether_the_scp_reaches_it() {
+    let emulator = emulator_or_skip!();
+    let org = Organizations::new(&emulator.config);
+    let root = root_id(&org).await;
+
+    let here = org.ancestors(MANAGEMENT).await.expect("ListParents answers");
+    let nowhere = org.ancestors("999999999999").await.expect("a missing account is no error");
+    let verdicts = check(&org, MANAGEMENT, MEMBER, std::slice::from_ref(&root), "sentinel-tvm-x-protect-roles", None)
+        .await
+        .expect("the checks run");
+
+    assert_eq!(here, Some(vec![root.clone()]));
+    assert_eq!(nowhere, None);
+    let covered = verdict(&verdicts, "tvm covered");
+    assert_eq!(covered.status, Status::Fail, "{MEMBER} is not in the emulator's organization: {covered:?}");
+    assert!(covered.detail.contains("not found in the organization"), "{covered:?}");
 }

@@ -70,7 +70,27 @@ async fn an_enforced_scp_is_checked_then_refused_by_the_emulator_and_its_documen
     let document: Value = serde_json::from_str(show.stdout.trim()).expect("scp show prints the JSON document");
     let deny = &document["Statement"][0];
     assert_eq!(deny["Effect"], "Deny");
-    assert_eq!(deny["Resource"], format!("arn:aws:iam::*:role/SentinelProtected-{env}-*"));
+    assert_eq!(
+        deny["Resource"],
+        serde_json::json!([format!("arn:aws:iam::000000000000:role/SentinelProtected-{env}-*")])
+    );
+    let change =
+        document["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "OnlyDeployersChangeTheTvm").unwrap();
+    // The installing principal (the emulator's root) is the deployer, and break glass.
+    assert_eq!(
+        change["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!(["arn:aws:iam::000000000000:root", BREAK_GLASS])
+    );
+    let config = std::fs::read_to_string(dir.path.join("sentinel-tvm.yaml")).unwrap();
+    assert!(config.contains("arn:aws:iam::000000000000:root"), "the deployers are saved: {config}");
+    let rcp = run(&["scp", "show", "--kind", "rcp"]);
+    rcp.assert_code(0);
+    let rcp: Value = serde_json::from_str(rcp.stdout.trim()).expect("scp show --kind rcp prints the JSON document");
+    assert_eq!(rcp["Statement"][0]["Principal"], "*");
+    assert_eq!(
+        rcp["Statement"][0]["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        serde_json::json!([execution_role, BREAK_GLASS])
+    );
     assert_eq!(deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"], serde_json::json!([execution_role, BREAK_GLASS]));
 
     // Without an installed environment, from ARNs alone, and strict.
@@ -90,6 +110,7 @@ async fn an_enforced_scp_is_checked_then_refused_by_the_emulator_and_its_documen
         ],
     );
     offline.assert_code(0);
+    assert!(offline.stderr.contains("no deployers configured"), "{}", offline.stderr);
     let strict: Value = serde_json::from_str(offline.stdout.trim()).unwrap();
     assert_eq!(
         strict["Statement"][1]["Condition"]["ArnNotLike"]["lambda:SourceFunctionArn"],

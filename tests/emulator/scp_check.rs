@@ -7,12 +7,14 @@
 //! an absent key satisfies a negated operator). But it IGNORES `ContextEntries`: every case is
 //! evaluated as the account's root (`arn:aws:iam::000000000000:root`) with no
 //! `lambda:SourceFunctionArn`, whatever principal the case names. So these tests show that the
-//! request is accepted and its answer read, that the SCP explicitly denies a principal it does not
-//! exempt (the root here, which stands for the caller and the arbitrary role), and that a
-//! principal the SCP exempts comes out allowed (by exempting the root). They do NOT show that the
-//! execution role, a break-glass role or the function context come out right: real IAM reads
-//! `aws:PrincipalArn` from the context, the emulator does not. That the request carries the
-//! context is asserted with a mocked IAM client (`src/aws/scp_simulation.rs`).
+//! requests (several actions on one resource each) are accepted and every action's answer read,
+//! that the SCP explicitly denies what it does not exempt the root from, allows what it does
+//! (the root as the deployer), and that the lock-out guard passes a document exempting the caller
+//! and refuses one that does not. They do NOT show that the execution role, a break-glass role,
+//! a non-deployer or the function context come out right: real IAM reads `aws:PrincipalArn`
+//! from the context, the emulator does not. That the requests carry the context is asserted with
+//! a mocked IAM client (`src/aws/simulator.rs`), and what the documents decide for each principal
+//! by the documents' unit tests (`src/scp/document.rs`, `src/scp/cases.rs`).
 //!
 //! The audit template deploys through MiniStack's CloudFormation (it knows `AWS::Logs::MetricFilter`
 //! and `AWS::CloudWatch::Alarm`), but its CloudWatch Logs only stores a metric filter: it never
@@ -25,88 +27,105 @@ use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
 use aws_sdk_cloudwatchlogs::Client as Logs;
 use sentinel_tvm::aws::identity::caller_identity;
+use sentinel_tvm::aws::simulator::Guardrail;
 use sentinel_tvm::check::verdict::Status;
 use sentinel_tvm::commands::steps::scp::simulated_verdicts as check;
-use sentinel_tvm::scp::cases::cases;
+use sentinel_tvm::scp::cases::{CHECK, Principals, cases, lockout_cases};
 use sentinel_tvm::scp::document::{Inputs, document};
+use sentinel_tvm::scp::guarded::Tvm;
 
 use crate::emulator_or_skip;
 use crate::support::{settle, unique_name};
 
 const AUDIT_TEMPLATE: &str = include_str!("../../stacks/scp-audit.yaml");
 
+/// The TVM's resources for environment `env` of `account` (no stack needs to exist: the
+/// simulator only reads ARNs).
+fn tvm<'a>(account: &'a str, env: &'a str, execution_role: &'a str, function: &'a str, bucket: &'a str) -> Tvm<'a> {
+    Tvm {
+        partition: "aws",
+        account_id: account,
+        env,
+        role_name_prefix: format!("SentinelProtected-{env}-"),
+        other_accounts: &[],
+        execution_role_arn: execution_role,
+        function_arn: function,
+        bucket_name: bucket,
+    }
+}
+
+/// Emulator (MiniStack's IAM simulator, which answers as the root whatever the context says):
+/// the case table's requests, several actions each, are accepted and every action's answer read.
+/// With the root as the deployer, the root's answers are what the table expects of a deployer
+/// (every guarded change allowed, direct invokes denied) and not what it expects of a
+/// non-deployer; real IAM reads `aws:PrincipalArn` from the context (see the mocked test in
+/// `aws::simulator`).
 #[tokio::test]
-async fn the_simulation_runs_and_reads_the_emulators_answers() {
+async fn the_case_tables_run_against_the_simulator_and_every_action_is_answered() {
     let emulator = emulator_or_skip!();
     let caller = caller_identity(&emulator.config).await.expect("GetCallerIdentity answers");
-    let account = &caller.account_id;
+    let account = caller.account_id.clone();
     let env = unique_name("s");
     let execution_role = format!("arn:aws:iam::{account}:role/sentinel-tvm-{env}-execution");
     let function = format!("arn:aws:lambda:us-east-1:{account}:function:sentinel-tvm-{env}");
-    let protected_role = format!("arn:aws:iam::{account}:role/SentinelProtected-{env}-smoke");
-    let break_glass = [format!("arn:aws:iam::{account}:role/BreakGlass")];
-    let scp = document(&Inputs {
-        partition: "aws",
-        role_name_prefix: format!("SentinelProtected-{env}-"),
-        execution_role_arn: &execution_role,
-        break_glass_role_arns: &break_glass,
-        strict_function_arn: Some(&function),
-    })
-    .expect("the document fits");
-    let cases = cases(&execution_role, Some(&function), &caller.arn, &break_glass, &caller.partition, account);
+    let bucket = format!("sentinel-tvm-{env}-{account}-us-east-1");
+    let tvm = tvm(&account, &env, &execution_role, &function, &bucket);
+    let root = format!("arn:aws:iam::{account}:root");
+    let deployers = [root.clone()];
+    let scp = document(&Inputs { tvm: tvm.clone(), break_glass_role_arns: &[], deployers: &deployers, strict: true })
+        .expect("the document fits");
+    let who = Principals { tvm: &tvm, strict: true, caller: &root, deployers: &deployers, break_glass: &[] };
+    let cases = cases(&who);
 
-    let verdicts = check(&emulator.config, &scp, &protected_role, &cases).await.expect("the simulations run");
+    let verdicts = check(&emulator.config, Guardrail::Scp(&scp), CHECK, &cases).await.expect("the simulations run");
+    let guard = check(&emulator.config, Guardrail::Scp(&scp), "lock-out guard", &lockout_cases(&tvm, &root))
+        .await
+        .expect("the lock-out guard runs");
 
     assert_eq!(verdicts.len(), cases.len(), "one verdict per case");
     for (case, verdict) in cases.iter().zip(&verdicts) {
-        if case.expect_allowed {
-            // The emulator evaluates the root, whom this SCP does not exempt, so it denies the
-            // execution role and the break-glass role too. Real IAM allows them: it reads the
-            // context. If this starts failing, the emulator learned ContextEntries: assert Pass.
-            assert_eq!(verdict.status, Status::Fail, "{}: {verdict:?}", case.label);
-            assert!(verdict.detail.contains("denied, but it must be allowed"), "{verdict:?}");
-        } else {
-            // Denied as it must be: for the caller (the root here) truly, for the rest because
-            // the emulator evaluates the root in their place.
-            assert_eq!(verdict.status, Status::Pass, "{}: {verdict:?}", case.label);
-        }
+        assert!(!verdict.detail.contains("no answer"), "every action answered: {verdict:?}");
+        // The root stands in for every principal: a deployer, so allowed every guarded change
+        // (right for deployers, wrong for the rest), and no assumer, so denied assuming a
+        // protected role (right for the rest, wrong for the execution role and break glass).
+        let root_is_right = match case.what.as_str() {
+            "invoking the function directly" => true,
+            "assuming a protected role" => !case.expect_allowed,
+            _ => case.expect_allowed,
+        };
+        let as_the_root = if root_is_right { Status::Pass } else { Status::Fail };
+        assert_eq!(verdict.status, as_the_root, "{} {}: {verdict:?}", case.label, case.what);
     }
-    assert!(cases.iter().any(|c| c.label == "the caller"), "the emulator's root is neither exempt nor skipped");
+    assert!(guard.iter().all(|v| v.status == Status::Pass), "{guard:#?}");
 }
 
+/// Emulator: a document that does not exempt the caller fails the lock-out guard (the root
+/// here, which the emulator evaluates: the same principal the guard names).
 #[tokio::test]
-async fn a_principal_the_scp_exempts_comes_out_allowed() {
+async fn the_lock_out_guard_refuses_a_document_that_does_not_exempt_the_caller() {
     let emulator = emulator_or_skip!();
     let caller = caller_identity(&emulator.config).await.expect("GetCallerIdentity answers");
-    let account = &caller.account_id;
+    let account = caller.account_id.clone();
     let env = unique_name("s");
-    // The emulator evaluates its root whatever the context says, so the root is what the SCP
-    // exempts here: it stands for the execution role.
+    let execution_role = format!("arn:aws:iam::{account}:role/sentinel-tvm-{env}-execution");
+    let function = format!("arn:aws:lambda:us-east-1:{account}:function:sentinel-tvm-{env}");
+    let bucket = format!("sentinel-tvm-{env}-{account}-us-east-1");
+    let tvm = tvm(&account, &env, &execution_role, &function, &bucket);
+    let someone_else = [format!("arn:aws:iam::{account}:role/Deployer")];
+    let scp =
+        document(&Inputs { tvm: tvm.clone(), break_glass_role_arns: &[], deployers: &someone_else, strict: true })
+            .expect("the document fits");
     let root = format!("arn:aws:iam::{account}:root");
-    let protected_role = format!("arn:aws:iam::{account}:role/SentinelProtected-{env}-smoke");
-    let scp = document(&Inputs {
-        partition: "aws",
-        role_name_prefix: format!("SentinelProtected-{env}-"),
-        execution_role_arn: &root,
-        break_glass_role_arns: &[],
-        strict_function_arn: None,
-    })
-    .expect("the document fits");
-    let cases = cases(&root, None, &caller.arn, &[], &caller.partition, account);
-    assert_eq!(cases[0].principal_arn, root);
 
-    let verdicts = check(&emulator.config, &scp, &protected_role, &cases).await.expect("the simulations run");
+    let guard = check(&emulator.config, Guardrail::Scp(&scp), "lock-out guard", &lockout_cases(&tvm, &root))
+        .await
+        .expect("the lock-out guard runs");
 
-    assert_eq!(verdicts[0].status, Status::Pass, "{:?}", verdicts[0]);
-    assert!(verdicts[0].detail.contains("allowed, as it must be"), "{:?}", verdicts[0]);
-
-    // And a role outside the SCP's resource pattern is not its business: allowed by the
-    // allow-all policy, which the verdict reports as a failure of a case expected denied.
-    let unprotected = format!("arn:aws:iam::{account}:role/not-protected-{env}");
-    let arbitrary = cases.iter().find(|c| c.label == "an arbitrary role").expect("an arbitrary role case");
-    let verdicts = check(&emulator.config, &scp, &unprotected, std::slice::from_ref(arbitrary)).await.unwrap();
-    assert_eq!(verdicts[0].status, Status::Fail, "{:?}", verdicts[0]);
-    assert!(verdicts[0].detail.contains("allowed, but the SCP must deny it"), "{:?}", verdicts[0]);
+    assert!(!guard.is_empty());
+    for verdict in &guard {
+        assert_eq!(verdict.status, Status::Fail, "{verdict:?}");
+        assert!(verdict.fix.as_deref().is_some_and(|fix| fix.contains("lock")), "{verdict:?}");
+    }
 }
 
 #[tokio::test]

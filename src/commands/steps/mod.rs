@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod deploy;
 pub mod drift;
+pub mod guardrails;
 pub mod policy_pin;
 pub mod preflight;
 pub mod probe;

@@ -10,7 +10,8 @@ use std::path::Path;
 use anyhow::Result;
 use aws_config::SdkConfig;
 
-use super::scp::{Org, org_verdicts};
+use super::guardrails::Org;
+use super::scp::org_verdicts;
 use super::session::Session;
 use super::starter;
 use crate::aws::iam::role_arn;

@@ -1,237 +1,344 @@
-//! The optional Service Control Policy's steps: its stack in the organization's management
-//! account, deployed after the TVM's stacks by `install`/`upgrade` (`scp_mode: enforce`, after the
-//! organization's pre-flight checks), retired when the mode changes, and deleted first by
-//! `teardown`; the organization's facts gathered for the pre-flight; and `scp check`'s
-//! simulation. The document itself is `crate::scp::document`; what the organization's facts mean
-//! is `crate::scp::organization`; what each simulated case must come out as is `crate::scp::cases`.
+//! The optional guardrails' steps: the SCP (and RCP) stacks in the organization's management
+//! account, deployed after the TVM's stacks by `install`/`upgrade` (`scp_mode`/`rcp_mode:
+//! enforce`, after the organization's pre-flight and the lock-out guard), the 0.1 SCP migrated,
+//! stacks no longer wanted retired, and, for `teardown`, the list of what it deletes. Only
+//! stacks `scp::ownership` finds this TVM's are ever updated or deleted (T11). The documents are
+//! `crate::scp::document` and `crate::scp::rcp`; the organization's facts mean what
+//! `crate::scp::organization` says; the simulated cases are `crate::scp::cases`.
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
+use super::guardrails::{self, Org};
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::identity::{Identity, caller_identity};
+use crate::aws::iam::role_arn;
 use crate::aws::organizations::Organizations;
-use crate::aws::simulator::{self, Caller};
-use crate::aws::{Connection, sdk_config};
+use crate::aws::simulator::{self, Guardrail as Simulated, Simulation};
 use crate::check::verdict::{self, Verdict};
-use crate::config::ScpMode;
-use crate::deploy::engine::{Engine, Mode, StackResult, WaveOutcome};
-use crate::deploy::stacks::{Inputs, Outputs, Part, TAG_ENV};
+use crate::config::{RcpMode, ScpMode};
+use crate::deploy::engine::{Mode, StackResult};
+use crate::deploy::stacks::{Inputs, Outputs, Part};
 use crate::error::Fixable;
-use crate::scp::cases::{self as scp_cases, Case};
-use crate::scp::document::{self as scp_document, Inputs as ScpInputs};
-use crate::scp::organization::{self, Facts};
+use crate::names::{Guardrail, guardrail_policy_name};
+use crate::scp::cases::{self, Case, LOCKOUT_CHECK};
+use crate::scp::deployers::{self, Caller};
+use crate::scp::guarded::Tvm;
+use crate::scp::organization::{self, Facts, RcpFacts};
+use crate::scp::ownership;
+use crate::scp::{document, rcp};
 use crate::settings::Settings;
 
-/// The credentials the SCP stack is deployed with: `--org-profile`, else the session's own.
-pub struct Org {
-    pub sdk: SdkConfig,
-    pub identity: Identity,
-}
-
-impl Org {
-    pub async fn open(session: &Session) -> Result<Org> {
-        let Some(profile) = session.settings.deploy.scp.org_profile.clone() else {
-            return Ok(Org { sdk: session.sdk.clone(), identity: session.identity.clone() });
-        };
-        let connection = Connection {
-            profile: Some(profile.clone()),
-            region: session.sdk.region().map(|r| r.to_string()),
-            endpoint_url: session.settings.connection.endpoint_url.clone(),
-        };
-        let sdk = sdk_config(&connection).await?;
-        let identity = caller_identity(&sdk)
-            .await
-            .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;
-        Ok(Org { sdk, identity })
-    }
-}
-
-/// What became of the SCP stack in an install, upgrade or diff.
+/// What became of the guardrail stacks in an install, upgrade or diff.
 pub enum Applied {
-    /// `scp_mode` is not `enforce`, and no SCP stack was found to retire.
+    /// No guardrail is wanted, and none of this TVM's was found to retire.
     Nothing,
     Done(Vec<StackResult>),
-    /// A stack deleted because the mode is no longer `enforce` (or, in a preview, to be).
+    /// Stacks deleted because they are no longer wanted (or, in a preview, to be).
     Retired(String),
     Declined,
 }
 
-/// After the TVM's stacks: deploys the SCP (`enforce`), or retires one no longer wanted.
+/// The TVM's resources the documents name, owned: from the stacks' outputs, or (offline
+/// `scp show`) from flags.
+#[derive(Debug, Clone)]
+pub struct TvmArns {
+    pub partition: String,
+    pub account_id: String,
+    pub env: String,
+    pub role_name_prefix: String,
+    pub other_accounts: Vec<String>,
+    pub execution_role_arn: String,
+    pub function_arn: String,
+    pub bucket_name: String,
+}
+
+impl TvmArns {
+    pub fn new(settings: &Settings, partition: &str, account_id: &str, arns: [String; 3]) -> Self {
+        let [execution_role_arn, function_arn, bucket_name] = arns;
+        TvmArns {
+            partition: partition.to_string(),
+            account_id: account_id.to_string(),
+            env: settings.env.clone(),
+            role_name_prefix: format!("{}{}-", settings.deploy.role_prefix, settings.env),
+            other_accounts: settings.deploy.allowed_accounts.clone(),
+            execution_role_arn,
+            function_arn,
+            bucket_name,
+        }
+    }
+
+    pub fn tvm(&self) -> Tvm<'_> {
+        Tvm {
+            partition: &self.partition,
+            account_id: &self.account_id,
+            env: &self.env,
+            role_name_prefix: self.role_name_prefix.clone(),
+            other_accounts: &self.other_accounts,
+            execution_role_arn: &self.execution_role_arn,
+            function_arn: &self.function_arn,
+            bucket_name: &self.bucket_name,
+        }
+    }
+
+    /// From the deployed stacks' outputs: never derived from names.
+    pub fn from_outputs(session: &Session, outputs: &Outputs) -> Result<Self> {
+        let output = |part: Part, key: &str| {
+            outputs
+                .get(&part)
+                .and_then(|o| o.get(key))
+                .cloned()
+                .with_context(|| format!("the {} stack has no output {key}", part.label()))
+        };
+        let arns = [
+            output(Part::ExecutionRole, "RoleArn")?,
+            output(Part::Api, "FunctionArn")?,
+            output(Part::Artifacts, "BucketName")?,
+        ];
+        Ok(Self::new(&session.settings, &session.identity.partition, &session.identity.account_id, arns))
+    }
+}
+
+/// The guardrails the settings want.
+pub fn wanted(settings: &Settings) -> Vec<Guardrail> {
+    let scp = &settings.deploy.scp;
+    let mut wanted = Vec::new();
+    if scp.mode == ScpMode::Enforce {
+        wanted.push(Guardrail::Scp);
+        if scp.rcp_mode == RcpMode::Enforce {
+            wanted.push(Guardrail::Rcp);
+        }
+    }
+    wanted
+}
+
+/// The SCP document for `arns`, exempting `deployers` from the control statement.
+pub fn scp_document(settings: &Settings, arns: &TvmArns, deployers: &[String]) -> Result<String> {
+    let scp = &settings.deploy.scp;
+    Ok(document::document(&document::Inputs {
+        tvm: arns.tvm(),
+        break_glass_role_arns: &scp.break_glass_role_arns,
+        deployers,
+        strict: scp.strict,
+    })?)
+}
+
+/// The RCP document for `arns`.
+pub fn rcp_document(settings: &Settings, arns: &TvmArns) -> Result<String> {
+    Ok(rcp::document(&rcp::Inputs {
+        protected_role_patterns: arns.tvm().protected_role_patterns(),
+        execution_role_arn: &arns.execution_role_arn,
+        break_glass_role_arns: &settings.deploy.scp.break_glass_role_arns,
+    })?)
+}
+
+/// The caller's `aws:PrincipalArn`: a role session's role with its path (`iam:GetRole`).
+/// Fails closed: a deployer the SCP cannot name exactly is no deployer.
+pub async fn caller_principal(session: &Session) -> Result<String> {
+    let arn = &session.identity.arn;
+    match deployers::caller(arn) {
+        Caller::Known(arn) => Ok(arn),
+        Caller::RoleNamed(name) => {
+            let iam = aws_sdk_iam::Client::new(&session.sdk);
+            role_arn(&iam, &name).await?.ok_or_else(|| {
+                Fixable::new(
+                    format!("cannot read the path of your role `{name}` (iam:GetRole was denied), which the SCP must name exactly"),
+                    "allow iam:GetRole on it, or name the deployers with `--deployer ARN` (config key `deployers`), the role's ARN with its path",
+                )
+                .into()
+            })
+        }
+        Caller::Unnameable(arn) => bail!(Fixable::new(
+            format!("`{arn}` cannot be named in an SCP"),
+            "name the deployers with `--deployer ARN` (config key `deployers`): role ARNs with their paths, users or the root",
+        )),
+    }
+}
+
+/// The deployers in effect: configured, else the caller resolved with its path.
+pub async fn deployers_in_effect(session: &Session) -> Result<Vec<String>> {
+    let configured = &session.settings.deploy.scp.deployers;
+    if !configured.is_empty() {
+        return Ok(configured.clone());
+    }
+    let caller = caller_principal(session).await?;
+    deployers::in_effect(configured, Some(&caller))
+        .map_err(|why| Fixable::new(why, "name the deployers with `--deployer ARN` (config key `deployers`)").into())
+}
+
+/// After the TVM's stacks: deploys the wanted guardrails (after the organization's checks and
+/// the lock-out guard), migrates the 0.1 SCP, retires what is no longer wanted, and names what
+/// is another TVM's and left alone.
 pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<Applied> {
-    let settings = &session.settings.deploy.scp;
-    if settings.mode != ScpMode::Enforce {
-        return retire(session, mode).await;
+    let wanted = wanted(&session.settings);
+    let org = match Org::open(session).await {
+        Ok(org) => org,
+        // Nothing wanted and no way to look: nothing to retire that we could reach.
+        Err(_) if wanted.is_empty() => return Ok(Applied::Nothing),
+        Err(error) => return Err(error),
+    };
+    let cfn = CloudFormation::new(&org.sdk);
+    let found = guardrails::guardrail_stacks(&cfn, session.env()).await?;
+    let plan = ownership::plan(&found, session.env(), &session.identity.account_id, &wanted);
+    for (name, whose) in &plan.foreign {
+        session
+            .out
+            .note(&format!("left alone: the guardrail stack {name} ({whose}), in account {}", org.identity.account_id));
     }
-    let deployed = |part: Part| outputs.get(&part).is_some_and(|o| !o.is_empty());
-    if mode == Mode::Preview && !(deployed(Part::ExecutionRole) && deployed(Part::Api)) {
-        session.out.note("the SCP names the TVM's execution role and function, which are not deployed yet; `install` deploys it after them");
-        return Ok(Applied::Nothing);
+    let mut results = Vec::new();
+    if !wanted.is_empty() {
+        let deployed = |part: Part| outputs.get(&part).is_some_and(|o| !o.is_empty());
+        if mode == Mode::Preview && !(deployed(Part::ExecutionRole) && deployed(Part::Api) && deployed(Part::Artifacts))
+        {
+            session.out.note("the guardrails name the TVM's execution role, function and bucket, which are not deployed yet; `install` deploys them after those");
+            return Ok(Applied::Nothing);
+        }
+        match deploy(session, &org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
+            Some(done) => results = done,
+            None => return Ok(Applied::Declined),
+        }
     }
-    let org = Org::open(session).await?;
-    // Printed by `install`'s pre-flight; here only a failure stops the SCP.
-    let verdicts = org_verdicts(session, &org).await?;
+    if plan.retire.is_empty() {
+        return Ok(if results.is_empty() && wanted.is_empty() { Applied::Nothing } else { Applied::Done(results) });
+    }
+    let list = plan.retire.join(", ");
+    if mode == Mode::Preview {
+        session.out.note(&format!("no longer configured (`scp_mode`, `rcp_mode`), so `upgrade` would delete {list}"));
+        return Ok(Applied::Retired(list));
+    }
+    let question = format!("no longer configured: delete {list} in account {}?", org.identity.account_id);
+    if !session.agrees(&question, false)? {
+        return Ok(Applied::Declined);
+    }
+    guardrails::delete_all(&session.engine(&cfn), &plan.retire).await?;
+    Ok(Applied::Retired(list))
+}
+
+/// The organization's checks, the lock-out guard, then each wanted guardrail's stack in turn,
+/// and the 0.1 SCP stacks after them; `None` when a question was declined.
+async fn deploy(
+    session: &Session,
+    org: &Org,
+    cfn: &CloudFormation,
+    mode: Mode,
+    outputs: &Outputs,
+    wanted: &[Guardrail],
+    legacy: &[String],
+) -> Result<Option<Vec<StackResult>>> {
+    // Printed by `install`'s pre-flight; here only a failure stops the guardrails.
+    let verdicts = org_verdicts(session, org).await?;
     if let Some(failed) = verdict::failures(&verdicts).first() {
         bail!(Fixable::new(
-            format!("the SCP was not deployed: {}: {}", failed.check, failed.detail),
+            format!("the guardrails were not deployed: {}: {}", failed.check, failed.detail),
             failed.fix.clone().unwrap_or_else(|| "see the checks above".into()),
         ));
     }
-    let document = document_from_outputs(session, outputs)?;
-    let inputs = Inputs {
-        env: session.env(),
-        deploy: &session.settings.deploy,
-        account_id: &session.identity.account_id,
-        partition: &session.identity.partition,
-        policy_text: "",
-        policy_version: None,
-        artifact_key: None,
-        artifact_version: None,
-        scp_document: Some(&document),
-        outputs,
-    };
-    let desired = inputs.desired(&Part::Scp).context("the SCP stack's parameters")?;
-    let cfn = CloudFormation::new(&org.sdk);
-    let engine = session.engine(&cfn);
-    Ok(match engine.run_wave(vec![desired], mode).await? {
-        WaveOutcome::Done(results) => Applied::Done(results),
-        WaveOutcome::Declined => Applied::Declined,
-    })
+    let arns = TvmArns::from_outputs(session, outputs)?;
+    let deployers = deployers_in_effect(session).await?;
+    if mode == Mode::Apply && session.settings.deploy.scp.deployers.is_empty() {
+        session.save_deployers(&deployers)?;
+    }
+    let scp = scp_document(&session.settings, &arns, &deployers)?;
+    lockout_guard(session, &scp, &arns).await?;
+    let mut desired = Vec::new();
+    for kind in wanted {
+        let text = match kind {
+            Guardrail::Scp => scp.clone(),
+            Guardrail::Rcp => rcp_document(&session.settings, &arns)?,
+        };
+        let part = Part::Guardrail { kind: *kind, tvm_account: Some(session.identity.account_id.clone()) };
+        let inputs = Inputs {
+            env: session.env(),
+            deploy: &session.settings.deploy,
+            account_id: &session.identity.account_id,
+            partition: &session.identity.partition,
+            policy_text: "",
+            policy_version: None,
+            artifact_key: None,
+            artifact_version: None,
+            scp_document: Some(&text),
+            outputs,
+        };
+        desired.push(inputs.desired(&part).with_context(|| format!("the {} stack's parameters", kind.as_str()))?);
+    }
+    let engine = session.engine(cfn);
+    let agrees = |question: &str| session.agrees(question, true);
+    let account = &session.identity.account_id;
+    guardrails::converge(&engine, &session.out, account, desired, legacy, mode, &agrees).await
 }
 
-/// The organization's checks (`crate::scp::organization`) for this environment's SCP.
+/// The lock-out guard: the SCP must let the caller (with its real path) do every guarded
+/// action, or attaching it would leave nobody here able to upgrade or remove the TVM. A
+/// simulation that cannot run refuses too.
+async fn lockout_guard(session: &Session, scp: &str, arns: &TvmArns) -> Result<()> {
+    let caller = caller_principal(session).await?;
+    let cases = cases::lockout_cases(&arns.tvm(), &caller);
+    let verdicts =
+        simulated_verdicts(&session.sdk, Simulated::Scp(scp), LOCKOUT_CHECK, &cases).await.map_err(|error| {
+            error.context(Fixable::new(
+                "the guardrails were not deployed: the lock-out guard could not simulate the SCP for you",
+                "allow iam:SimulateCustomPolicy, then run this again",
+            ))
+        })?;
+    if let Some(failed) = verdict::failures(&verdicts).first() {
+        session.out.note(failed.line().trim_end());
+        bail!(Fixable::new(
+            format!("the SCP was not attached: it would lock you (`{caller}`) out of the TVM"),
+            failed.fix.clone().unwrap_or_else(|| "name yourself with `--deployer ARN`".into()),
+        ));
+    }
+    session.out.note(&format!(
+        "lock-out guard: the SCP lets `{caller}` make every guarded change ({} checks)",
+        verdicts.len()
+    ));
+    Ok(())
+}
+
+/// The organization's checks (`crate::scp::organization`) for this environment's guardrails.
 pub async fn org_verdicts(session: &Session, org: &Org) -> Result<Vec<Verdict>> {
+    let account = &session.identity.account_id;
+    let rcp = wanted(&session.settings)
+        .contains(&Guardrail::Rcp)
+        .then(|| guardrail_policy_name(session.env(), account, Guardrail::Rcp));
     organization_verdicts(
         &Organizations::new(&org.sdk),
         &org.identity.account_id,
-        &session.identity.account_id,
+        account,
         &session.settings.deploy.scp.targets,
-        &crate::names::scp_policy_name(session.env()),
+        &guardrail_policy_name(session.env(), account, Guardrail::Scp),
+        rcp.as_deref(),
     )
     .await
 }
 
-/// Deletes an SCP stack of this environment when the mode is no longer `enforce`, asking first.
-async fn retire(session: &Session, mode: Mode) -> Result<Applied> {
-    let Ok(org) = Org::open(session).await else { return Ok(Applied::Nothing) };
-    let cfn = CloudFormation::new(&org.sdk);
-    let name = Part::Scp.stack_name(session.env());
-    let ours = |tags: &std::collections::BTreeMap<String, String>| {
-        tags.get(TAG_ENV).map(String::as_str) == Some(session.env())
-    };
-    let Some(_) = cfn.describe(&name).await.ok().flatten().filter(|stack| ours(&stack.tags)) else {
-        return Ok(Applied::Nothing);
-    };
-    if mode == Mode::Preview {
-        session.out.note(&format!("`scp_mode` is no longer enforce, so `upgrade` would delete the SCP stack {name}"));
-        return Ok(Applied::Retired(name));
-    }
-    let question =
-        format!("`scp_mode` is no longer enforce: delete the SCP stack {name} in account {}?", org.identity.account_id);
-    if !session.agrees(&question, false)? {
-        return Ok(Applied::Declined);
-    }
-    // Asked already (or teardown's own confirmation): the deletion itself asks nothing.
-    let engine = Engine { yes: true, ..session.engine(&cfn) };
-    engine.delete_and_wait(&name).await?;
-    Ok(Applied::Retired(name))
-}
-
-/// Teardown's first step: the SCP stack goes before the TVM it names. When the management
-/// account cannot be reached and an SCP may exist, teardown stops instead.
-pub async fn remove_for_teardown(session: &Session) -> Result<()> {
-    let scp = &session.settings.deploy.scp;
-    if scp.org_profile.is_none() {
-        // Same credentials: the SCP stack, if any, is one of the environment's stacks, and
-        // teardown deletes it first (it is the last wave).
-        return Ok(());
-    }
-    let org = match Org::open(session).await {
-        Ok(org) => org,
-        Err(error) if scp.mode == ScpMode::Enforce => {
-            return Err(error.context(Fixable::new(
-                "teardown will not remove the TVM while its SCP stack may still exist in the management account",
-                "make `--org-profile` work (or delete the SCP stack there yourself), then run teardown again",
-            )));
-        }
-        Err(_) => return Ok(()),
-    };
-    let cfn = CloudFormation::new(&org.sdk);
-    let name = Part::Scp.stack_name(session.env());
-    if cfn.describe(&name).await?.is_none() {
-        return Ok(());
-    }
-    // Asked already (or teardown's own confirmation): the deletion itself asks nothing.
-    let engine = Engine { yes: true, ..session.engine(&cfn) };
-    engine.delete_and_wait(&name).await.map(|_| ()).map_err(|error| {
-        error.context(format!(
-            "teardown will not remove the TVM while the SCP stack {name} still exists in account {}",
-            org.identity.account_id
-        ))
-    })
-}
-
-/// The document for the deployed environment: the execution role and function ARNs are read
-/// from the stacks' outputs, never derived from names.
-fn document_from_outputs(session: &Session, outputs: &Outputs) -> Result<String> {
-    let output = |part: Part, key: &str| {
-        outputs
-            .get(&part)
-            .and_then(|o| o.get(key))
-            .cloned()
-            .with_context(|| format!("the {} stack has no output {key}", part.label()))
-    };
-    let execution_role_arn = output(Part::ExecutionRole, "RoleArn")?;
-    let function_arn = output(Part::Api, "FunctionArn")?;
-    document(&session.settings, &session.identity.partition, &execution_role_arn, Some(&function_arn))
-}
-
-pub fn document(
-    settings: &Settings,
-    partition: &str,
-    execution_role_arn: &str,
-    function_arn: Option<&str>,
-) -> Result<String> {
-    let scp = &settings.deploy.scp;
-    if scp.strict && function_arn.is_none() {
-        bail!(Fixable::new(
-            "the strict SCP needs the TVM function's ARN",
-            "pass `--function-arn ARN` with `--execution-role-arn`, or leave out `--scp-strict`"
-        ));
-    }
-    let inputs = ScpInputs {
-        partition,
-        role_name_prefix: format!("{}{}-", settings.deploy.role_prefix, settings.env),
-        execution_role_arn,
-        break_glass_role_arns: &scp.break_glass_role_arns,
-        strict_function_arn: function_arn.filter(|_| scp.strict),
-    };
-    Ok(scp_document::document(&inputs)?)
-}
-
-/// The SCP pre-flight: reads the organization, each of `target_ids` and the SCPs attached to
-/// it, and returns `scp::organization`'s verdicts (those of `organization::unavailable` when the
-/// organization cannot be read). `our_policy_name` is the SCP this environment deploys: when
-/// it is already attached (an upgrade), it does not count as one more.
+/// The guardrails' pre-flight: reads the organization, each of `target_ids` and the policies
+/// attached to it, and where the TVM's account sits, and returns `scp::organization`'s verdicts
+/// (those of `organization::unavailable` when the organization cannot be read).
+/// `our_policy_name` (and `rcp_policy_name`, with the RCP) is what this environment deploys:
+/// when it is attached already (an upgrade), it does not count as one more.
 pub async fn organization_verdicts(
     org: &Organizations,
     caller_account_id: &str,
     tvm_account_id: &str,
     target_ids: &[String],
     our_policy_name: &str,
+    rcp_policy_name: Option<&str>,
 ) -> Result<Vec<Verdict>> {
     let overview = match org.overview().await? {
         Ok(overview) => overview,
         Err(reason) => return Ok(organization::unavailable(&reason)),
     };
     let mut targets = Vec::new();
+    let mut rcps = Vec::new();
     for id in target_ids {
         let target = org.target(id).await?;
         let attached = match &target {
             Some(_) => org.scps_attached(id).await?,
             None => Vec::new(),
         };
+        if target.is_some() && rcp_policy_name.is_some() {
+            rcps.push((id.clone(), org.rcps_attached(id).await?));
+        }
         targets.push((id.clone(), target, attached));
     }
     let facts = Facts {
@@ -240,21 +347,29 @@ pub async fn organization_verdicts(
         tvm_account_id: tvm_account_id.to_string(),
         targets,
         our_policy_name: our_policy_name.to_string(),
+        tvm_ancestors: org.ancestors(tvm_account_id).await?,
+        rcp: rcp_policy_name.map(|name| RcpFacts { our_policy_name: name.to_string(), attached: rcps }),
     };
     Ok(organization::verdicts(&facts))
 }
 
-/// `scp check`'s verdicts: one `iam:SimulateCustomPolicy` per case, judged by `scp::cases`.
+/// One verdict of `check` per case: one `iam:SimulateCustomPolicy` each, judged by `scp::cases`.
 pub async fn simulated_verdicts(
     sdk: &SdkConfig,
-    document: &str,
-    protected_role_arn: &str,
+    guardrail: Simulated<'_>,
+    check: &'static str,
     cases: &[Case],
 ) -> Result<Vec<Verdict>> {
-    let callers: Vec<Caller> = cases
+    let simulations: Vec<Simulation> = cases
         .iter()
-        .map(|c| Caller { label: &c.label, principal_arn: &c.principal_arn, function_arn: c.function_arn.as_deref() })
+        .map(|c| Simulation {
+            label: &c.label,
+            principal_arn: &c.principal_arn,
+            function_arn: c.function_arn.as_deref(),
+            resource_arn: &c.resource_arn,
+            actions: &c.actions,
+        })
         .collect();
-    let decisions = simulator::custom_policy_decisions(sdk, document, protected_role_arn, &callers).await?;
-    Ok(cases.iter().zip(&decisions).map(|(case, decision)| scp_cases::verdict(case, decision)).collect())
+    let decisions = simulator::custom_policy_decisions(sdk, guardrail, &simulations).await?;
+    Ok(cases.iter().zip(&decisions).map(|(case, decisions)| cases::verdict(check, case, decisions)).collect())
 }

@@ -192,6 +192,27 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Writes the deployers in effect to the config file when none were configured, so the
+    /// next upgrade (whoever runs it) exempts the same principals instead of only its own.
+    pub fn save_deployers(&self, deployers: &[String]) -> Result<()> {
+        let mut file = config::load(&self.config_path)?.unwrap_or_default();
+        let section = file.environments.entry(self.env().to_string()).or_default();
+        if section.deployers.is_some() {
+            return Ok(());
+        }
+        section.deployers = Some(deployers.to_vec());
+        config::save(&self.config_path, &file)?;
+        self.out.note(&format!(
+            "saved the deployers of `{}` to {}: {}",
+            self.env(),
+            self.config_path.display(),
+            deployers.join(", ")
+        ));
+        Ok(())
+    }
+}
+
 /// Settings, the notices due, and the file's section with the flags over it.
 fn resolve(
     selection: &Selection,
@@ -260,8 +281,11 @@ async fn offer(sdk: &SdkConfig, role_prefix: &str, given: &EnvironmentConfig, ou
 pub async fn environment_stacks(session: &Session) -> Result<Vec<Deployed>> {
     let env = session.env();
     let mut stacks = session.cloudformation().list(&stack_prefix(env)).await?;
+    // Guardrail stacks are the organization's account's, and may be another TVM account's of the
+    // same environment name: `steps::scp` finds them and decides whose they are.
     stacks.retain(|s| {
-        s.tags.get(TAG_ENV).map(String::as_str) == Some(env) && Part::from_stack_name(env, &s.name).is_some()
+        s.tags.get(TAG_ENV).map(String::as_str) == Some(env)
+            && Part::from_stack_name(env, &s.name).is_some_and(|p| !matches!(p, Part::Guardrail { .. }))
     });
     stacks.sort_by_key(|s| Part::from_stack_name(env, &s.name).map(|p| (p.wave(), p)));
     Ok(stacks)
