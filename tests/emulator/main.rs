@@ -10,6 +10,7 @@ mod deploy;
 mod docs;
 mod drift;
 mod harness;
+mod lambda_cache;
 mod organizations;
 mod permissions;
 mod proof;
