@@ -44,19 +44,28 @@ pub fn digest(files: &[(&str, &[u8])]) -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Writes `files` under `dir`, replacing whatever an interrupted earlier build left there.
+/// Writes `files` as the folder `dir`, which appears whole or not at all: they are written beside it
+/// and renamed into place. A `dir` that exists was made that way, and is left as it is (another
+/// run may be building in it; its key says its content is the same).
 pub fn write_into(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     if dir.exists() {
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear `{}`", dir.display()))?;
+        return Ok(());
     }
+    let partial = dir.with_extension(format!("partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&partial);
     for (path, content) in files {
-        let target = dir.join(path);
+        let target = partial.join(path);
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
         }
         std::fs::write(&target, content).with_context(|| format!("cannot write `{}`", target.display()))?;
     }
-    Ok(())
+    match std::fs::rename(&partial, dir) {
+        Ok(()) => Ok(()),
+        // Another run renamed its own copy into place first.
+        Err(_) if dir.exists() => Ok(std::fs::remove_dir_all(&partial)?),
+        Err(error) => Err(error).with_context(|| format!("cannot write `{}`", dir.display())),
+    }
 }
 
 #[cfg(test)]
@@ -94,12 +103,15 @@ mod tests {
     }
 
     #[test]
-    fn writing_replaces_what_was_there() {
-        let dir = std::env::temp_dir().join(format!("sentinel-tvm-embedded-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("stale")).unwrap();
+    fn the_folder_appears_whole_and_is_then_left_alone() {
+        let parent = std::env::temp_dir().join(format!("sentinel-tvm-embedded-{}", std::process::id()));
+        let dir = parent.join("workspace");
         write_into(&dir, &[("Cargo.toml", b"x"), ("lambda/src/lib.rs", b"y")]).unwrap();
         assert_eq!(std::fs::read(dir.join("lambda/src/lib.rs")).unwrap(), b"y");
-        assert!(!dir.join("stale").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
+        let left: Vec<_> = std::fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["workspace"], "no partial folder left");
+        write_into(&dir, &[("Cargo.toml", b"other")]).unwrap();
+        assert_eq!(std::fs::read(dir.join("Cargo.toml")).unwrap(), b"x", "an existing folder is not written over");
+        std::fs::remove_dir_all(&parent).unwrap();
     }
 }
