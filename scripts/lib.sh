@@ -5,6 +5,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS_DIR="$ROOT/target/tools"
 VENV="$TOOLS_DIR/venv"
 EMULATOR_DIR="$ROOT/target/emulator"
+# The cache the installer builds the Lambda in (`$XDG_CACHE_HOME/sentinel-tvm/lambda/<key>`), kept
+# under target/ and shared by scripts/test, scripts/demo and the benchmarks: one build for all.
+LAMBDA_CACHE="$ROOT/target/cache"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
@@ -13,6 +16,17 @@ die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 use_tools() {
   "$ROOT/scripts/tools" >&2 || die "could not install the pinned tools; see the pip output above"
   export PATH="$VENV/bin:$PATH"
+}
+
+# Points the installer (and what it starts) at the shared Lambda cache.
+use_lambda_cache() {
+  export XDG_CACHE_HOME="$LAMBDA_CACHE"
+}
+
+# The path of the installer's own Lambda build for ARCH (`sentinel-tvm build`: from the cache, or
+# built there the first time, minutes). Needs target/debug/sentinel-tvm.
+built_lambda_zip() { # arch
+  XDG_CACHE_HOME="$LAMBDA_CACHE" "$ROOT/target/debug/sentinel-tvm" build --architecture "$1"
 }
 
 # Credentials the emulator treats as its account root. Exported only for emulator runs, so nothing

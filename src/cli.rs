@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::EnvironmentConfig;
+use crate::config::{Architecture, EnvironmentConfig};
 use crate::settings::Selection;
 
 /// Install, upgrade, check and remove a token vending machine (TVM) in an AWS account.
@@ -95,6 +95,9 @@ pub enum Command {
     /// Delete every stack of the environment and list anything left behind. The decision log
     /// and access log are kept (the audit record) unless --delete-logs.
     Teardown(TeardownArgs),
+    /// Build the TVM Lambda from the sources this binary carries (or find it built already in
+    /// the cache) and print the zip's path: to build ahead of an install, or for --lambda-zip.
+    Build(BuildArgs),
     /// Work with TVM policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -217,6 +220,13 @@ pub struct ApplyArgs {
 
     #[command(flatten, next_help_heading = "Smoke test")]
     pub smoke: SmokeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Lambda architecture to build for.
+    #[arg(long, value_enum, default_value_t = Architecture::Arm64)]
+    pub architecture: Architecture,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 //! pre-flight, the smoke test, the SCP's stack, the TVM connection) lives in `steps/`; a command
 //! never imports another command.
 
+mod build;
 mod credentials;
 mod diff;
 mod exec;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli, out: &Reporter) -> Result<Outcome> {
         Command::Status(args) => status::run(global, out, args).await,
         Command::SmokeTest(args) => smoke_test::run(global, out, args).await,
         Command::Teardown(args) => teardown::run(global, out, args).await,
+        Command::Build(args) => build::run(out, args),
         Command::Policy(PolicyCommand::Validate { file }) => policy::validate(out, file),
         Command::Policy(PolicyCommand::Init { file, force }) => policy::init(global, out, file, *force).await,
         Command::Scp(ScpCommand::Show(args)) => scp::show(global, out, args).await,

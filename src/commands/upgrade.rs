@@ -1,5 +1,6 @@
-//! `sentinel-tvm upgrade`: the saved settings (and any flags), rebuilt code, and only the stacks
-//! whose template or parameters changed; a stack that did not change gets no change set at all.
+//! `sentinel-tvm upgrade`: the saved settings (and any flags), the code (rebuilt only when its
+//! sources or tools changed: a cached build runs no cargo), and only the stacks whose template or
+//! parameters changed; a stack that did not change gets no change set at all.
 //! Applies them on confirmation and ends with the smoke test.
 
 use anyhow::Result;

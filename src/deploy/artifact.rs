@@ -1,6 +1,8 @@
-//! The Lambda's code: built with cargo-lambda for the chosen architecture (or taken from
-//! `--lambda-zip`), checked to hold a `bootstrap` for that architecture, and named by the
-//! SHA-256 of what it holds, so CloudFormation sees a code change exactly when the code changed.
+//! The Lambda's code as a zip: built (`deploy::build`) or taken from `--lambda-zip`, checked to
+//! hold a `bootstrap` for the chosen architecture, and named by the SHA-256 of what it holds, so
+//! CloudFormation sees a code change exactly when the code changed. Only its hashes are kept in
+//! memory: the bytes are read again for an upload (`read_bytes`), which S3 checks against the
+//! SHA-256 it is sent with, so a zip changed in between is refused, never deployed.
 //!
 //! In the bucket, a name is not trusted (threat model T4: anyone with `s3:PutObject` there could
 //! have written over it). The zip is uploaded with its SHA-256 (`ChecksumSHA256`, which S3
@@ -9,7 +11,6 @@
 //! checked (the api stack's `ArtifactVersion`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -17,17 +18,15 @@ use crate::config::Architecture;
 use crate::deploy::model::StoredObject;
 use crate::error::Fixable;
 
-/// Where the Lambda's source was when this binary was built.
-const WORKSPACE: &str = env!("CARGO_MANIFEST_DIR");
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
-    pub bytes: Vec<u8>,
+    pub path: PathBuf,
+    /// Of the zip, in bytes.
+    pub size: u64,
     /// Of the files inside, not of the zip (see `content_sha256`).
     pub sha256: String,
     /// Base64 of the SHA-256 of the zip itself, as S3's `ChecksumSHA256` spells it.
     pub checksum_sha256: String,
-    pub path: PathBuf,
 }
 
 impl Artifact {
@@ -40,6 +39,11 @@ impl Artifact {
     /// SHA-256 and it is this one. An object without a checksum, or with another, is replaced.
     pub fn is_trusted(&self, stored: Option<&StoredObject>) -> bool {
         stored.and_then(|object| object.checksum_sha256.as_deref()) == Some(self.checksum_sha256.as_str())
+    }
+
+    /// The zip's bytes, for an upload (sent with `checksum_sha256`, which S3 verifies).
+    pub fn read_bytes(&self) -> Result<Vec<u8>> {
+        std::fs::read(&self.path).with_context(|| format!("cannot read the Lambda zip `{}`", self.path.display()))
     }
 }
 
@@ -67,13 +71,19 @@ pub fn load(path: &Path, architecture: Architecture) -> Result<Artifact> {
     let not_a_lambda_zip = |problem: String| {
         Fixable::new(
             format!("`{}` is not a Lambda zip with a `bootstrap`: {problem}", path.display()),
-            "build one with `cargo lambda build --release -p sentinel-tvm-lambda --output-format zip`, or leave out --lambda-zip",
+            format!(
+                "`sentinel-tvm build --architecture {}` builds one and prints its path; or leave out --lambda-zip",
+                architecture.as_str()
+            ),
         )
     };
     let entries = entries(&bytes).map_err(not_a_lambda_zip)?;
     let bootstrap = bootstrap(&entries).map_err(not_a_lambda_zip)?;
     let machine = elf_machine(bootstrap).map_err(|problem| {
-        Fixable::new(format!("`bootstrap` in `{}` {problem}", path.display()), "build it with cargo-lambda")
+        Fixable::new(
+            format!("`bootstrap` in `{}` {problem}", path.display()),
+            "`sentinel-tvm build` builds the Lambda and prints its path; or leave out --lambda-zip",
+        )
     })?;
     if machine != architecture {
         bail!(Fixable::new(
@@ -87,70 +97,11 @@ pub fn load(path: &Path, architecture: Architecture) -> Result<Artifact> {
         ));
     }
     Ok(Artifact {
+        path: path.to_path_buf(),
+        size: bytes.len() as u64,
         sha256: content_sha256(&entries),
         checksum_sha256: checksum_sha256(&bytes),
-        bytes,
-        path: path.to_path_buf(),
     })
-}
-
-/// The cargo-lambda command that builds the TVM for `architecture` into `lambda_dir`.
-pub fn build_command(architecture: Architecture, lambda_dir: &Path) -> Command {
-    let mut command = Command::new("cargo");
-    command.current_dir(WORKSPACE).args([
-        "lambda",
-        "build",
-        "--profile",
-        "lambda",
-        "-p",
-        "sentinel-tvm-lambda",
-        "--output-format",
-        "zip",
-    ]);
-    command.arg("--lambda-dir").arg(lambda_dir);
-    command.arg(match architecture {
-        Architecture::X86_64 => "--x86-64",
-        Architecture::Arm64 => "--arm64",
-    });
-    // The host's own target needs no cross-compiler: plain cargo, not zig.
-    if !cross_compiles(architecture) {
-        command.args(["--compiler", "cargo"]);
-    }
-    command
-}
-
-/// Whether building for `architecture` crosses from this machine's (through zig).
-pub fn cross_compiles(architecture: Architecture) -> bool {
-    let native = match architecture {
-        Architecture::X86_64 => cfg!(all(target_arch = "x86_64", target_os = "linux")),
-        Architecture::Arm64 => cfg!(all(target_arch = "aarch64", target_os = "linux")),
-    };
-    !native
-}
-
-/// Builds the TVM with cargo-lambda (its output goes to stderr) and loads the zip.
-pub fn build(architecture: Architecture, output: Stdio) -> Result<Artifact> {
-    if !Path::new(WORKSPACE).join("lambda/Cargo.toml").exists() {
-        bail!(Fixable::new(
-            format!("the Lambda's source is not at `{WORKSPACE}` any more, so it cannot be built"),
-            "run sentinel-tvm from its source tree, or pass `--lambda-zip PATH` with a prebuilt zip",
-        ));
-    }
-    let lambda_dir = Path::new(WORKSPACE).join("target/lambda").join(architecture.as_str());
-    let mut command = build_command(architecture, &lambda_dir);
-    let status = command.stdout(output).status().map_err(|error| {
-        Fixable::new(
-            format!("cannot run `cargo lambda`: {error}"),
-            "install it with `pip install cargo-lambda`, or pass `--lambda-zip PATH`",
-        )
-    })?;
-    if !status.success() {
-        bail!(Fixable::new(
-            format!("`cargo lambda build` failed ({status})"),
-            "see its output above; `pip install cargo-lambda` provides it (with zig for arm64), or pass `--lambda-zip PATH`",
-        ));
-    }
-    load(&lambda_dir.join("bootstrap/bootstrap.zip"), architecture)
 }
 
 /// The ELF machine of a binary's first bytes.
@@ -350,7 +301,7 @@ mod tests {
     #[test]
     fn only_an_object_with_this_zips_checksum_is_trusted() {
         let artifact = Artifact {
-            bytes: b"zip".to_vec(),
+            size: 3,
             sha256: "0".repeat(64),
             checksum_sha256: checksum_sha256(b"zip"),
             path: PathBuf::from("z.zip"),
@@ -386,21 +337,5 @@ mod tests {
             "{fixable:?}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn the_build_command_uses_plain_cargo_for_the_host_and_zig_otherwise() {
-        let args = |arch| {
-            let command = build_command(arch, Path::new("/tmp/out"));
-            command.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
-        };
-        assert!(
-            args(Architecture::X86_64)
-                .contains("--profile lambda -p sentinel-tvm-lambda --output-format zip --lambda-dir /tmp/out --x86-64")
-        );
-        if cfg!(target_arch = "x86_64") {
-            assert!(args(Architecture::X86_64).ends_with("--compiler cargo"));
-            assert!(args(Architecture::Arm64).ends_with("--arm64"), "cross builds go through zig");
-        }
     }
 }

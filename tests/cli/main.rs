@@ -29,6 +29,7 @@ fn help_lists_every_command_of_the_design() {
         "status",
         "smoke-test",
         "teardown",
+        "build",
         "policy",
         "scp",
         "credentials",

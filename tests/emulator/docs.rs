@@ -10,9 +10,9 @@
 //! Blocks left plain (`sh`, `console`, `yaml`…) and why they do not run here:
 //! - `scripts/demo`, `scripts/test` and the `scripts/emulator` lines: each starts its own
 //!   emulator; `scripts/test` runs this test.
-//! - `cargo install --path .` and an install without `--yes`: the test runs the binary cargo
-//!   built, and has no terminal to answer the questions and the confirmation (`wizard.rs` drives
-//!   them in a pseudo-terminal); the scripted (`--yes`) installs run here.
+//! - `cargo install` (from the clone or `--git`) and an install without `--yes`: the test runs the
+//!   binary cargo built, and has no terminal to answer the questions and the confirmation
+//!   (`wizard.rs` drives them in a pseudo-terminal); the scripted (`--yes`) installs run here.
 //! - The `--scp-mode enforce` install, `--org-profile`, and `scp check`: MiniStack's
 //!   CloudFormation has no `AWS::Organizations::Policy`, and its policy simulator always answers
 //!   as the account root (docs/EMULATOR.md); `scp show` runs from LAMBDA_TVM_SCP.md.

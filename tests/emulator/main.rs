@@ -11,6 +11,7 @@ mod docs;
 mod drift;
 mod guardrails;
 mod harness;
+mod lambda_cache;
 mod organizations;
 mod permissions;
 mod proof;

@@ -173,7 +173,9 @@ impl Emulator {
     }
 
     /// Runs the `sentinel-tvm` binary in `dir` against the emulator, as its root, with no
-    /// standard input (so never a prompt) and no AWS configuration of the machine's.
+    /// standard input (so never a prompt) and no AWS configuration of the machine's. Its cache
+    /// of Lambda builds is `XDG_CACHE_HOME` when the run sets one (`scripts/test`: the cache its
+    /// one Lambda build went into), else one in `dir`, so no test writes to the machine's.
     pub fn sentinel_tvm(&self, dir: &Workdir, args: &[&str]) -> Run {
         self.sentinel_tvm_on_path(dir, args, &std::env::var_os("PATH").unwrap_or_default())
     }
@@ -193,6 +195,7 @@ impl Emulator {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", std::env::var_os("XDG_CACHE_HOME").unwrap_or_else(|| dir.path.join(".cache").into()))
             .stdin(std::process::Stdio::null())
             .output()
             .expect("the sentinel-tvm binary runs");
@@ -404,6 +407,36 @@ macro_rules! lambda_zip_or_skip {
     () => {
         match $crate::support::lambda_zip() {
             Some(zip) => zip,
+            None => return,
+        }
+    };
+}
+
+/// The cache of Lambda builds (`XDG_CACHE_HOME`) when it holds the build of the Lambda zip
+/// (`SENTINEL_TVM_LAMBDA_ZIP`, built by `scripts/test` with the installer's own `build` into
+/// its cache), so an install without `--lambda-zip` finds it built. `None` (with the reason
+/// printed) otherwise outside CI; in CI it fails the test.
+pub fn seeded_lambda_cache() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+    let zip = std::env::var_os("SENTINEL_TVM_LAMBDA_ZIP").map(PathBuf::from);
+    match (cache, zip) {
+        (Some(cache), Some(zip)) if zip.starts_with(cache.join("sentinel-tvm/lambda")) && zip.is_file() => Some(cache),
+        _ if std::env::var_os("CI").is_some() => panic!(
+            "SENTINEL_TVM_LAMBDA_ZIP is not a build in the cache XDG_CACHE_HOME names, but CI must run this test: run it through `scripts/test`"
+        ),
+        _ => {
+            eprintln!("skipped: no Lambda build in XDG_CACHE_HOME (`scripts/test` makes one there and sets both)");
+            None
+        }
+    }
+}
+
+/// Returns the seeded cache or ends the calling test early (see `seeded_lambda_cache`).
+#[macro_export]
+macro_rules! seeded_lambda_cache_or_skip {
+    () => {
+        match $crate::support::seeded_lambda_cache() {
+            Some(cache) => cache,
             None => return,
         }
     };

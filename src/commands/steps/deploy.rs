@@ -13,14 +13,16 @@ use serde_json::json;
 use super::session::{Session, environment_stacks};
 use super::{drift, policy_pin, scp, starter};
 use crate::aws::logs::log_group_exists;
-use crate::config::IdentityProof;
+use crate::config::{Architecture, IdentityProof};
 use crate::deploy::artifact::{self, Artifact};
+use crate::deploy::build::{self, Prepared};
 use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
 use crate::deploy::model::{Deployed, StoredObject};
 use crate::deploy::policy;
 use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::error::Fixable;
 use crate::tvm::endpoint::tvm_url;
+use crate::ui::output::Reporter;
 
 /// What a deploy (or preview) did.
 pub struct Report {
@@ -89,17 +91,35 @@ impl Report {
     }
 }
 
-/// The code to deploy: `--lambda-zip`, or a fresh cargo-lambda build.
+/// The code to deploy: `--lambda-zip`, or the Lambda built from the sources this binary carries
+/// (`lambda_build`).
 pub fn artifact(session: &Session, lambda_zip: Option<&Path>) -> Result<Artifact> {
-    let architecture = session.settings.deploy.architecture;
     match lambda_zip {
-        Some(path) => artifact::load(path, architecture),
-        None => {
-            session.out.note(&format!(
-                "building the TVM Lambda for {} with cargo-lambda (a few minutes the first time)",
-                architecture.as_str()
+        Some(path) => artifact::load(path, session.settings.deploy.architecture),
+        None => lambda_build(&session.out, session.settings.deploy.architecture),
+    }
+}
+
+/// The Lambda for `architecture`, from the cache when this build was made before (nothing runs,
+/// nothing is hashed), else built there with cargo-lambda, saying which.
+pub fn lambda_build(out: &Reporter, architecture: Architecture) -> Result<Artifact> {
+    match build::prepare(architecture)? {
+        Prepared::Cached { artifact, key } => {
+            out.note(&format!(
+                "the TVM Lambda for {} is built already (cache key {}): {}",
+                architecture.as_str(),
+                &key[..12],
+                artifact.path.display()
             ));
-            session.out.suspend(|| artifact::build(architecture, session.out.child_stdout()))
+            Ok(artifact)
+        }
+        Prepared::Build(job) => {
+            out.note(&format!(
+                "building the TVM Lambda for {} with cargo-lambda in {} (a few minutes the first time)",
+                architecture.as_str(),
+                job.dir().display()
+            ));
+            out.suspend(|| job.run(out.child_stdout()))
         }
     }
 }
@@ -346,11 +366,11 @@ async fn code_version(session: &Session, artifact: &Artifact, outputs: &Outputs,
             "s3://{bucket}/{key} {why}, so it is not trusted: someone wrote over it, or an older sentinel-tvm uploaded it without a checksum. Uploading this zip again and pinning the function to that upload"
         ));
     }
-    let uploaded = s3.put(bucket, &key, artifact.bytes.clone(), &artifact.checksum_sha256).await?;
+    let uploaded = s3.put(bucket, &key, artifact.read_bytes()?, &artifact.checksum_sha256).await?;
     session.out.note(&format!(
         "uploaded {} ({} bytes, SHA-256 {}) to s3://{bucket}/{key}",
         artifact.path.display(),
-        artifact.bytes.len(),
+        artifact.size,
         artifact.checksum_sha256
     ));
     Ok(Some(pinned(bucket, &key, Some(uploaded))?))

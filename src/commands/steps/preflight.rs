@@ -22,7 +22,7 @@ use crate::check::preflight;
 use crate::check::toolchain::{self, Toolchain};
 use crate::check::verdict::{self, Verdict};
 use crate::config::ScpMode;
-use crate::deploy::artifact;
+use crate::deploy::build;
 use crate::deploy::model::Deployed;
 use crate::deploy::policy::{self, MAX_POLICY_BYTES};
 use crate::deploy::stacks::Part;
@@ -78,7 +78,7 @@ async fn role_scope(session: &Session) -> Result<Verdict> {
 /// Whether the Lambda can be built here (or a prebuilt zip is given), before anything is saved.
 fn build(session: &Session, lambda_zip: Option<&Path>) -> Verdict {
     let architecture = session.settings.deploy.architecture;
-    let cross = artifact::cross_compiles(architecture);
+    let cross = build::cross_compiles(architecture);
     let prebuilt = lambda_zip.map(|zip| zip.display().to_string());
     if prebuilt.is_some() {
         return toolchain::build_verdict(architecture, cross, prebuilt.as_deref(), &Toolchain::default());
