@@ -132,7 +132,9 @@ struct Checked<'a> {
     settings: &'a Settings,
     own: OwnFunction<'a>,
     principal: Principal<'a>,
-    disc: Discriminator,
+    /// The caller's unique id, or without one (proofs off, and an authorizer context without
+    /// `userId`) the part of its ARN no session chooses: what the discriminator hashes.
+    unique_id: &'a str,
     id: RequestId,
     now: Timestamp,
     deadline: Timestamp,
@@ -238,12 +240,17 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             return Response::rate_limited(retry_after_seconds);
         }
         let principal = Principal { user: &user, arn: &caller.user_arn, account_id: &caller.account_id };
-        // Without a unique id (proofs off, and an authorizer context without `userId`), the part
-        // of the ARN no session chooses stands in for it.
         let unique_id = caller.unique_id.as_deref().unwrap_or_else(|| stable_principal(&caller.user_arn));
-        let disc = Discriminator::of(&caller.account_id, unique_id);
-        let request =
-            Checked { event, settings, own, principal, disc, id, now: invocation.now, deadline: invocation.deadline };
+        let request = Checked {
+            event,
+            settings,
+            own,
+            principal,
+            unique_id,
+            id,
+            now: invocation.now,
+            deadline: invocation.deadline,
+        };
         match event.route() {
             Route::Vend => self.vend(&request, log).await,
             Route::Profiles if event.method() == "GET" => self.discover(&request, log).await,
@@ -330,7 +337,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
 
     /// Checks 5–11 of `GET /` and `POST /`.
     async fn vend(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
-        let Checked { event, settings, own, principal, disc, id, now, deadline } = request;
+        let Checked { event, settings, own, principal, unique_id, id, now, deadline } = request;
         let prefix = settings.role_prefix.as_str();
         log.device_id = decision_log::device_id(event.query("device_id").as_deref());
         // 5.
@@ -376,11 +383,12 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             let reason = "the profile does not resolve to a role this TVM vends";
             return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
         };
-        // 11.
+        // 11. The discriminator only now: only a request STS is asked for needs it.
+        let disc = Discriminator::of(principal.account_id, unique_id);
         let assume = AssumeRoleRequest {
             role_arn,
-            session_name: session_name(principal.user, disc, id),
-            source_identity: source_identity(principal.user, disc, id),
+            session_name: session_name(principal.user, &disc, id),
+            source_identity: source_identity(principal.user, &disc, id),
             duration_seconds: duration::effective(
                 requested,
                 rule.max_server_duration,

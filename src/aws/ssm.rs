@@ -23,13 +23,20 @@ pub async fn history(ssm: &Client, name: &str) -> Result<Vec<ParameterVersion>> 
     let mut versions = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|error| sdk_error(error, format_args!("ssm:GetParameterHistory `{name}`")))?;
-        versions.extend(page.parameters().iter().filter_map(|p| {
-            Some(ParameterVersion { version: u64::try_from(p.version()).ok()?, value: p.value()?.to_string() })
-        }));
+        versions.extend(page.parameters().iter().filter_map(history_version_of));
     }
     Ok(versions)
 }
 
 fn version_of(parameter: &aws_sdk_ssm::types::Parameter) -> Option<ParameterVersion> {
-    Some(ParameterVersion { version: u64::try_from(parameter.version()).ok()?, value: parameter.value()?.to_string() })
+    plain(parameter.version(), parameter.value())
+}
+
+fn history_version_of(parameter: &aws_sdk_ssm::types::ParameterHistory) -> Option<ParameterVersion> {
+    plain(parameter.version(), parameter.value())
+}
+
+/// One version as plain data; `None` for a version number out of range or no value.
+fn plain(version: i64, value: Option<&str>) -> Option<ParameterVersion> {
+    Some(ParameterVersion { version: u64::try_from(version).ok()?, value: value?.to_string() })
 }

@@ -16,6 +16,8 @@
 //! Deciding that is a walk of a small automaton for the grammar, reading the pattern: a literal
 //! character takes the edges that accept it, a `*` every state reachable from the current ones.
 
+use std::sync::OnceLock;
+
 use crate::identity::PARTITIONS;
 
 /// Why a `principals:` pattern is refused: the message for the author, naming the fix.
@@ -36,7 +38,9 @@ pub fn pattern_problem(pattern: &str) -> Option<String> {
 
 /// Whether some caller ARN of the grammar matches `pattern`.
 pub fn matches_a_caller(pattern: &str) -> bool {
-    let grammar = Grammar::callers();
+    // Built once: a policy's patterns are checked at every load, the Lambda's and the installer's.
+    static GRAMMAR: OnceLock<Grammar> = OnceLock::new();
+    let grammar = GRAMMAR.get_or_init(Grammar::callers);
     let mut states = grammar.closure(&[0]);
     for byte in pattern.bytes() {
         states = if byte == b'*' { grammar.reachable(&states) } else { grammar.step(&states, byte) };
@@ -55,11 +59,14 @@ pub fn any_account(pattern: &str) -> bool {
     fields.len() < 6 || fields[4].contains('*')
 }
 
+/// What the loader says when no common mistake explains a pattern: the forms callers have.
+const FORMS: &str = "; callers are `arn:<partition>:iam::<account>:user/…`, `…:root`, `arn:<partition>:sts::<account>:assumed-role/<role>/<session>` or `…:federated-user/<name>`";
+
 /// `: ` and the form that would work, when the pattern looks like a common mistake.
 fn suggestion(pattern: &str) -> String {
     let fields: Vec<&str> = pattern.splitn(6, ':').collect();
     let [_, partition, service, _, account, resource] = fields.as_slice() else {
-        return "; callers are `arn:<partition>:iam::<account>:user/…`, `…:root`, `arn:<partition>:sts::<account>:assumed-role/<role>/<session>` or `…:federated-user/<name>`".into();
+        return FORMS.into();
     };
     let segments: Vec<&str> = resource.split('/').collect();
     let sts = |rest: &str| format!("arn:{partition}:sts::{account}:{rest}");
@@ -71,19 +78,16 @@ fn suggestion(pattern: &str) -> String {
         ("iam", ["group", ..]) => format!(
             ": a group is never a caller; name its users (`arn:{partition}:iam::{account}:user/<name>`) or the role they use"
         ),
-        ("sts", ["assumed-role", .., role, session]) if segments.len() > 3 => format!(
-            ": an assumed role's ARN has no path; write `{}`",
-            sts(&format!("assumed-role/{role}/{session}"))
-        ),
-        ("iam", ["assumed-role", ..] | ["federated-user", ..]) => format!(
-            ": sessions are STS ARNs; write `{}`",
-            sts(&segments.join("/"))
-        ),
-        ("sts", ["user", ..] | ["root"]) => format!(
-            ": users and root are IAM ARNs; write `arn:{partition}:iam::{account}:{}`",
-            segments.join("/")
-        ),
-        _ => "; callers are `arn:<partition>:iam::<account>:user/…`, `…:root`, `arn:<partition>:sts::<account>:assumed-role/<role>/<session>` or `…:federated-user/<name>`".into(),
+        ("sts", ["assumed-role", .., role, session]) if segments.len() > 3 => {
+            format!(": an assumed role's ARN has no path; write `{}`", sts(&format!("assumed-role/{role}/{session}")))
+        }
+        ("iam", ["assumed-role", ..] | ["federated-user", ..]) => {
+            format!(": sessions are STS ARNs; write `{}`", sts(&segments.join("/")))
+        }
+        ("sts", ["user", ..] | ["root"]) => {
+            format!(": users and root are IAM ARNs; write `arn:{partition}:iam::{account}:{}`", segments.join("/"))
+        }
+        _ => FORMS.into(),
     }
 }
 
