@@ -11,9 +11,9 @@ use crate::commands::steps::scp::deployers_in_effect;
 use crate::commands::steps::session::Session;
 use crate::commands::steps::{deploy, preflight};
 use crate::config::ScpMode;
-use crate::deploy::engine::Mode;
 use crate::error::{Fixable, Outcome};
 use crate::names::stack_prefix;
+use crate::rollout::stacks::Mode;
 use crate::ui::output::Reporter;
 use crate::ui::wizard;
 

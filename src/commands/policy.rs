@@ -8,12 +8,13 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::aws::{Connection, sdk_config};
+use crate::aws::sdk_config;
 use crate::cli::GlobalArgs;
 use crate::commands::steps::starter;
 use crate::config::{self, EnvironmentConfig};
 use crate::deploy::policy::{self, Admitted};
 use crate::error::{Fixable, Outcome};
+use crate::model::connection::Connection;
 use crate::names::partition_of_region;
 use crate::settings::{Invokers, Selection, Sources};
 use crate::ui::output::Reporter;

@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use sentinel_tvm_lambda::policy::{self, PolicyError, lint};
 
-use crate::deploy::model::ParameterVersion;
+use crate::model::objects::ParameterVersion;
 
 use crate::error::Fixable;
 use crate::names::SMOKE_PROFILE;

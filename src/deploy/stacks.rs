@@ -1,13 +1,13 @@
 //! The embedded CloudFormation templates: which stacks an environment has, what each is named,
 //! the order they deploy in, and the parameters each receives. Pure: what is deployed, and how
-//! to deploy it, belong to `plan` and `engine`.
+//! to deploy it, belong to `plan` and `rollout::stacks`.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::ScpMode;
-use crate::deploy::model::{ImportResource, StackRequest};
+use crate::model::cloudformation::{ImportResource, StackRequest};
 use crate::names::{Guardrail, Names, TAG_TVM_ACCOUNT, is_account_id, stack_prefix};
 use crate::settings::Deploy;
 
@@ -394,7 +394,7 @@ impl Inputs<'_> {
                     .scp_document
                     .ok_or_else(|| MissingInput { part: kind.as_str().into(), output: "the policy document".into() })?;
                 // A parameter holds 4,096 characters, an organization policy 5,120: two, joined.
-                let (first, rest) = crate::scp::document::parameters(document);
+                let (first, rest) = split_document(document);
                 p.extend([
                     ("TvmAccountId", tvm_account.clone().unwrap_or_else(|| self.account_id.to_string())),
                     ("PolicyDocument", first),
@@ -443,6 +443,17 @@ impl Inputs<'_> {
             })
             .collect()
     }
+}
+
+/// A CloudFormation parameter value holds at most this much; the guardrail templates join two
+/// parameters (`PolicyDocument`, `PolicyDocumentContinued`), so a document up to AWS's 5,120
+/// characters for an organization policy fits.
+pub const MAX_PARAMETER_CHARS: usize = 4096;
+
+/// A guardrail document split into the template's two parameters, each within a parameter's limit.
+pub fn split_document(document: &str) -> (String, String) {
+    let split = document.char_indices().nth(MAX_PARAMETER_CHARS).map_or(document.len(), |(at, _)| at);
+    (document[..split].to_string(), document[split..].to_string())
 }
 
 #[cfg(test)]

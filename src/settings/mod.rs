@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use crate::aws::Connection;
 use crate::config::{Architecture, ConfigFile, EnvironmentConfig, IdentityProof, RcpMode, ScpMode};
 use crate::error::Fixable;
+use crate::model::connection::Connection;
 use crate::names::{
     DEFAULT_ROLE_PREFIX, MAX_ROLE_NAME, SMOKE_PROFILE, is_account_id, is_env_name, is_exempt_principal, is_org_id,
     is_protected_profile, is_role_prefix, is_scp_target, protected_role_name,

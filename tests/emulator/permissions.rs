@@ -12,8 +12,8 @@ use sentinel_tvm::aws::iam::{remove_user, role_arn};
 use sentinel_tvm::aws::identity::caller_identity;
 use sentinel_tvm::aws::simulator::denied_actions;
 use sentinel_tvm::check::permissions::required_actions;
-use sentinel_tvm::check::verdict::Status;
 use sentinel_tvm::commands::steps::preflight::permissions_verdict as check;
+use sentinel_tvm::model::verdict::Status;
 use serde_json::{Value, json};
 
 use crate::emulator_or_skip;

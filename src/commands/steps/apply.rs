@@ -7,9 +7,9 @@ use super::deploy;
 use super::session::Session;
 use super::smoke::prove;
 use crate::cli::{ApplyArgs, DeployArgs};
-use crate::deploy::engine::Mode;
 use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
+use crate::rollout::stacks::Mode;
 
 /// The shared flow of `upgrade` and `diff`: the environment must exist; rebuild, then deploy
 /// (or preview) only what changed.

@@ -16,11 +16,12 @@ use crate::aws::logs::log_group_exists;
 use crate::config::{Architecture, IdentityProof};
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::build::{self, Prepared};
-use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
-use crate::deploy::model::{Deployed, StoredObject};
 use crate::deploy::policy;
 use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::objects::StoredObject;
+use crate::rollout::stacks::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
 use crate::tvm::endpoint::tvm_url;
 use crate::ui::output::Reporter;
 
@@ -288,7 +289,7 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
 }
 
 /// Marks, on each desired stack, the resources it retains that exist already (the log groups an
-/// earlier install kept): if the stack is created, it adopts them (`engine`). A stack that is
+/// earlier install kept): if the stack is created, it adopts them (`rollout::stacks`). A stack that is
 /// deployed (`deployed`, as the run began) and will not be created again adopts nothing, so an
 /// upgrade asks CloudWatch Logs nothing.
 async fn find_retained(session: &Session, deployed: &[Deployed], desired: &mut [DesiredStack]) -> Result<()> {

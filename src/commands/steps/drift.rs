@@ -20,11 +20,11 @@ use super::session::{Session, environment_stacks};
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam_role;
 use crate::deploy::drift::{self, Finding};
-use crate::deploy::engine::Mode;
-use crate::deploy::model::Deployed;
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
 use crate::names::is_emulator_endpoint;
+use crate::rollout::stacks::Mode;
 use crate::ui::prompt;
 use crate::ui::render;
 

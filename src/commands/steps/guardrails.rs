@@ -1,7 +1,7 @@
 //! The guardrail stacks in the organization's account, as stacks: finding them, bringing
 //! this TVM's to what is wanted (the new SCP attached before the 0.1 one goes, and never a
 //! stack another TVM account owns), deleting them, and what teardown does with them. Whose a
-//! stack is decides `crate::scp::ownership`; the documents and the organization's checks are
+//! stack is decides `crate::deploy::ownership`; the documents and the organization's checks are
 //! `commands::steps::scp`'s. The organization's credentials (`Org`) are opened here.
 
 use anyhow::{Context, Result, bail};
@@ -10,14 +10,15 @@ use aws_config::SdkConfig;
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::identity::{Identity, caller_identity};
-use crate::aws::{Connection, sdk_config};
+use crate::aws::sdk_config;
 use crate::config::ScpMode;
-use crate::deploy::engine::{Engine, Mode, StackResult, WaveOutcome};
-use crate::deploy::model::Deployed;
+use crate::deploy::ownership::{self, Owner};
 use crate::deploy::stacks::{DesiredStack, Part};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::connection::Connection;
 use crate::names::stack_prefix;
-use crate::scp::ownership::{self, Owner};
+use crate::rollout::stacks::{Engine, Mode, StackResult, WaveOutcome};
 use crate::ui::output::Reporter;
 
 /// The credentials the guardrail stacks are deployed with: `--org-profile`, else the session's.

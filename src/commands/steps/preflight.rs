@@ -20,13 +20,13 @@ use crate::aws::simulator::denied_actions;
 use crate::check::permissions::{self, Principal};
 use crate::check::preflight;
 use crate::check::toolchain::{self, Toolchain};
-use crate::check::verdict::{self, Verdict};
 use crate::config::ScpMode;
 use crate::deploy::build;
-use crate::deploy::model::Deployed;
 use crate::deploy::policy::{self, MAX_POLICY_BYTES};
 use crate::deploy::stacks::Part;
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::verdict::{self, Verdict};
 
 /// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
 /// `stacks` are those named for the environment (`stack_prefix`), whoever made them.

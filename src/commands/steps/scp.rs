@@ -2,7 +2,7 @@
 //! account, deployed after the TVM's stacks by `install`/`upgrade` (`scp_mode`/`rcp_mode:
 //! enforce`, after the organization's pre-flight and the lock-out guard), the 0.1 SCP migrated,
 //! stacks no longer wanted retired, and, for `teardown`, the list of what it deletes. Only
-//! stacks `scp::ownership` finds this TVM's are ever updated or deleted (T11). The documents are
+//! stacks `deploy::ownership` finds this TVM's are ever updated or deleted (T11). The documents are
 //! `crate::scp::document` and `crate::scp::rcp`; the organization's facts mean what
 //! `crate::scp::organization` says; the simulated cases are `crate::scp::cases`.
 
@@ -15,17 +15,17 @@ use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam::role_arn;
 use crate::aws::organizations::Organizations;
 use crate::aws::simulator::{self, Guardrail as Simulated, Simulation};
-use crate::check::verdict::{self, Verdict};
 use crate::config::{RcpMode, ScpMode};
-use crate::deploy::engine::{Mode, StackResult};
+use crate::deploy::ownership;
 use crate::deploy::stacks::{Inputs, Outputs, Part};
 use crate::error::Fixable;
+use crate::model::verdict::{self, Verdict};
 use crate::names::{Guardrail, guardrail_policy_name};
+use crate::rollout::stacks::{Mode, StackResult};
 use crate::scp::cases::{self, Case, LOCKOUT_CHECK};
 use crate::scp::deployers::{self, Caller};
 use crate::scp::guarded::Tvm;
 use crate::scp::organization::{self, Facts, RcpFacts};
-use crate::scp::ownership;
 use crate::scp::{document, rcp};
 use crate::settings::Settings;
 

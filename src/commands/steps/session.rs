@@ -17,12 +17,12 @@ use crate::aws::sdk_config;
 use crate::check::smoke::{saved_smoke_principals, smoke_principals};
 use crate::cli::GlobalArgs;
 use crate::config::{self, ConfigFile, EnvironmentConfig};
-use crate::deploy::engine::Engine;
-use crate::deploy::model::Deployed;
 use crate::deploy::stacks::{Part, TAG_ENV};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
 use crate::names::Names;
 use crate::names::stack_prefix;
+use crate::rollout::stacks::Engine;
 use crate::settings::{Override, Selection, Settings, Sources, overlay, saved_connection};
 use crate::ui::output::Reporter;
 use crate::ui::prompt::{self, Prompt};
@@ -270,7 +270,7 @@ async fn offer(sdk: &SdkConfig, role_prefix: &str, given: &EnvironmentConfig, ou
     };
     let scp_targets = tree
         .into_iter()
-        .filter(|entry| !matches!(entry.kind, crate::aws::organizations::TargetKind::Root))
+        .filter(|entry| !matches!(entry.kind, crate::model::organizations::TargetKind::Root))
         .map(|entry| (entry.id, format!("{} ({})", entry.path, entry.kind)))
         .collect();
     wizard::Offer { roles, users, scp_targets }

@@ -42,7 +42,7 @@ impl Connected {
         let connection = match (&tvm.tvm_url, sources.resolve()) {
             (_, Ok((settings, _))) => settings.connection,
             // With a URL, no environment is needed: the AWS chain and the flags suffice.
-            (Some(_), Err(_)) => crate::aws::Connection {
+            (Some(_), Err(_)) => crate::model::connection::Connection {
                 profile: selection.profile.clone(),
                 region: selection.region.clone(),
                 endpoint_url: selection.endpoint_url.clone().filter(|u| !u.trim().is_empty()),

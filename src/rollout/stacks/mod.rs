@@ -1,4 +1,4 @@
-//! The deploy engine: applies one wave of stacks (stacks that do not depend on each other) the
+//! The stack engine: applies one wave of stacks (stacks that do not depend on each other) the
 //! way rain and the CDK do. Plan every stack; stop before touching anything if one is blocked;
 //! recreate empty leftovers; create every needed change set at once (if one cannot be made, the
 //! others are removed again); show them; ask once (unless `--yes`); execute them together and
@@ -25,11 +25,11 @@ use failure::{combined, deploy_failed};
 pub use follow::{Settled, is_settled, is_success};
 
 use crate::aws::cloudformation::CloudFormation;
-use crate::deploy::model::Deployed;
-use crate::deploy::model::{ChangeSet, ChangeSetKind, StackEvent, StackRequest};
 use crate::deploy::plan::{self, Action};
 use crate::deploy::stacks::{DesiredStack, Part, TAG_TEMPLATE_SHA256, import_template, sha256_hex};
 use crate::error::{Fixable, Interrupted};
+use crate::model::cloudformation::Deployed;
+use crate::model::cloudformation::{ChangeSet, ChangeSetKind, StackEvent, StackRequest};
 use crate::ui::output::Reporter;
 use crate::ui::prompt::{self, Prompt};
 use crate::ui::render;
