@@ -16,7 +16,7 @@ use crate::deploy::policy::{self, Admitted};
 use crate::error::{Fixable, Outcome};
 use crate::model::connection::Connection;
 use crate::names::partition_of_region;
-use crate::settings::{Invokers, Selection, Sources};
+use crate::settings::{Invokers, Loaded, Sources};
 use crate::ui::output::Reporter;
 use crate::ui::wizard::DEFAULT_ENV;
 
@@ -55,7 +55,8 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
         }
         Err(invalid) => return Err(invalid.into()),
     };
-    let saved = sources.merged(&env).0;
+    let Loaded { target, given: saved, .. } = sources.load(env)?;
+    let env = target.env;
     let profiles: Vec<String> = saved
         .protect
         .iter()
@@ -63,9 +64,9 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
         .map(|entry| format!("{env}-{}", entry.split_once('=').map_or(entry.as_str(), |(name, _)| name)))
         .collect();
     let account = saved.expected_account.as_deref();
-    let admitted = saved_invokers(&selection, &saved, account).await?;
+    let admitted = saved_invokers(&target.connection, &saved, account).await?;
     if let Some(account) = account {
-        let partition = saved_partition(&selection, &saved);
+        let partition = saved_partition(&target.connection);
         for warning in admitted.group_warnings(partition, account) {
             out.warn(&warning);
         }
@@ -83,7 +84,7 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
 }
 
 /// The saved invokers as the starter names them in the saved account (none without one).
-async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, account: Option<&str>) -> Result<Admitted> {
+async fn saved_invokers(connection: &Connection, saved: &EnvironmentConfig, account: Option<&str>) -> Result<Admitted> {
     let invokers = Invokers {
         roles: saved.invoker_roles.clone().unwrap_or_default(),
         users: saved.invoker_users.clone().unwrap_or_default(),
@@ -96,14 +97,9 @@ async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, accoun
     let sdk = if invokers.users.is_empty() {
         aws_config::SdkConfig::builder().build()
     } else {
-        let connection = Connection {
-            profile: selection.profile.clone().or_else(|| saved.profile.clone()),
-            region: selection.region.clone().or_else(|| saved.region.clone()),
-            endpoint_url: selection.endpoint_url.clone().filter(|u| !u.trim().is_empty()),
-        };
-        sdk_config(&connection).await?
+        sdk_config(connection).await?
     };
-    starter::admitted(&sdk, saved_partition(selection, saved), account, &invokers).await.map_err(|error| {
+    starter::admitted(&sdk, saved_partition(connection), account, &invokers).await.map_err(|error| {
         if error.is::<Fixable>() {
             return error;
         }
@@ -116,6 +112,6 @@ async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, accoun
 }
 
 /// The saved environment's partition, from its region (no ARN is at hand).
-fn saved_partition(selection: &Selection, saved: &EnvironmentConfig) -> &'static str {
-    selection.region.as_deref().or(saved.region.as_deref()).map_or("aws", partition_of_region)
+fn saved_partition(connection: &Connection) -> &'static str {
+    connection.region.as_deref().map_or("aws", partition_of_region)
 }

@@ -93,7 +93,7 @@ fn offline_settings(global: &GlobalArgs, args: &ScpArgs) -> Result<Settings> {
     let file = crate::config::load(&crate::config::path(global.config.as_deref()))?;
     let selection = global.selection();
     let sources = Sources::new(&selection, &args.settings, file.as_ref());
-    Ok(sources.resolve()?.0)
+    Ok(sources.resolve()?.settings)
 }
 
 /// `scp show`: the exact document, on standard output. Offline, the deployers are the

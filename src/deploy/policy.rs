@@ -263,7 +263,7 @@ mod tests {
         let flags =
             EnvironmentConfig { protect: Some(protect.iter().map(|p| p.to_string()).collect()), ..Default::default() };
         let selection = Selection { env: Some("main".into()), ..Selection::default() };
-        Sources::flags_only(&selection, &flags).resolve().unwrap().0.deploy
+        Sources::flags_only(&selection, &flags).resolve().unwrap().settings.deploy
     }
 
     fn admitted(principals: &[&str], groups: &[&str]) -> Admitted {

@@ -486,7 +486,7 @@ mod tests {
 
     fn deploy(flags: EnvironmentConfig) -> Deploy {
         let selection = Selection { env: Some("main".into()), ..Selection::default() };
-        Sources::flags_only(&selection, &flags).resolve().unwrap().0.deploy
+        Sources::flags_only(&selection, &flags).resolve().unwrap().settings.deploy
     }
 
     /// Inputs for environment `main` of account 111122223333, everything given; tests change

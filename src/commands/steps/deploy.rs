@@ -187,8 +187,7 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
         }
     }
     mark_restored(&mut results, &restored, mode);
-    let endpoint =
-        outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
+    let endpoint = outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.emulator()));
     let Some(mut retired) = retire(session, &engine, &parts, mode).await? else {
         return Ok(Report { mode, results, retired: Vec::new(), endpoint, declined: true });
     };

@@ -32,11 +32,9 @@ impl Org {
         let Some(profile) = session.settings.deploy.scp.org_profile.clone() else {
             return Ok(Org { sdk: session.sdk.clone(), identity: session.identity.clone() });
         };
-        let connection = Connection {
-            profile: Some(profile.clone()),
-            region: session.sdk.region().map(|r| r.to_string()),
-            endpoint_url: session.settings.connection.endpoint_url.clone(),
-        };
+        let region = session.sdk.region().map(|r| r.to_string());
+        let connection =
+            Connection::new(Some(profile.clone()), region, session.settings.connection.endpoint_url.clone());
         let sdk = sdk_config(&connection).await?;
         let identity = caller_identity(&sdk)
             .await
