@@ -10,7 +10,6 @@ use std::path::Path;
 use anyhow::Result;
 use aws_config::SdkConfig;
 
-use super::guardrails::Org;
 use super::scp::org_verdicts;
 use super::session::Session;
 use super::starter;
@@ -137,7 +136,7 @@ async fn permissions(session: &Session) -> Verdict {
 
 /// The organization's checks for the SCP; credentials that do not reach it fail here.
 async fn organization(session: &Session) -> Vec<Verdict> {
-    let checked = match Org::open(session).await {
+    let checked = match session.org().await {
         Ok(org) => org_verdicts(session, &org).await,
         Err(error) => Err(error),
     };

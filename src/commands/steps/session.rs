@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
+use tokio::sync::OnceCell;
 
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam::invoker_candidates;
@@ -22,6 +23,8 @@ use crate::config::{self, ConfigFile, EnvironmentConfig};
 use crate::deploy::stacks::{Part, TAG_ENV};
 use crate::error::Fixable;
 use crate::model::cloudformation::Deployed;
+use crate::model::connection::Connection;
+use crate::model::verdict::Verdict;
 use crate::names::Names;
 use crate::names::stack_prefix;
 use crate::rollout::stacks::Engine;
@@ -46,6 +49,25 @@ pub struct Session<S = Settings> {
     pub merged: EnvironmentConfig,
     /// The global flags' profile and region: only these (not AWS_PROFILE/AWS_REGION) are saved.
     selection: Selection,
+    /// Facts about the organization, each gathered once per run by the first step that needs it.
+    pub gathered: Gathered,
+}
+
+/// What a run learns about the organization at most once, however many steps ask (the
+/// pre-flight, the summary, the guardrails' deploy): each cell is filled by the step that first
+/// needs it (`Session::org`, `steps::scp::org_verdicts`, `steps::scp::deployers_in_effect`). A
+/// failure is not kept, so a step that can do without the fact may try again.
+#[derive(Default)]
+pub struct Gathered {
+    org: OnceCell<Org>,
+    pub org_verdicts: OnceCell<Vec<Verdict>>,
+    pub deployers: OnceCell<Vec<String>>,
+}
+
+/// The credentials the guardrail stacks are deployed with: `--org-profile`, else the session's.
+pub struct Org {
+    pub sdk: SdkConfig,
+    pub identity: Identity,
 }
 
 /// The steps every session opens with, before its settings are complete: the config file read,
@@ -115,6 +137,7 @@ impl Opening {
             config_file: self.config_file,
             merged,
             selection: self.selection,
+            gathered: Gathered::default(),
         }
     }
 }
@@ -191,6 +214,24 @@ impl<S: Scope> Session<S> {
 }
 
 impl Session {
+    /// The organization's credentials (`--org-profile`, else the session's), opened once per run.
+    pub async fn org(&self) -> Result<&Org> {
+        self.gathered.org.get_or_try_init(|| self.open_org()).await
+    }
+
+    async fn open_org(&self) -> Result<Org> {
+        let Some(profile) = self.settings.deploy.scp.org_profile.clone() else {
+            return Ok(Org { sdk: self.sdk.clone(), identity: self.identity.clone() });
+        };
+        let region = self.sdk.region().map(|r| r.to_string());
+        let connection = Connection::new(Some(profile.clone()), region, self.settings.connection.endpoint_url.clone());
+        let sdk = sdk_config(&connection).await?;
+        let identity = caller_identity(&sdk)
+            .await
+            .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;
+        Ok(Org { sdk, identity })
+    }
+
     /// The physical names this environment's stacks create.
     pub fn names(&self) -> Names {
         Names {
@@ -209,6 +250,7 @@ impl Session {
             yes: self.yes,
             env: &self.settings.env,
             drifted: BTreeMap::new(),
+            known: None,
         }
     }
 
@@ -314,8 +356,17 @@ async fn offer(sdk: &SdkConfig, role_prefix: &str, given: &EnvironmentConfig, ou
 /// The stacks sentinel-tvm deployed for this environment: named for it and tagged for it (a
 /// name alone could belong to an environment whose name starts the same way).
 pub async fn environment_stacks<S: Scope>(session: &Session<S>) -> Result<Vec<Deployed>> {
-    let env = session.env();
-    let mut stacks = session.cloudformation().list(&stack_prefix(env)).await?;
+    Ok(environment_stacks_of(session.env(), named_stacks(session).await?))
+}
+
+/// Every stack named for this environment (`stack_prefix`), whoever made it: one listing, which
+/// a deploy reads its whole run from (`environment_stacks_of` picks sentinel-tvm's own).
+pub async fn named_stacks<S: Scope>(session: &Session<S>) -> Result<Vec<Deployed>> {
+    session.cloudformation().list(&stack_prefix(session.env())).await
+}
+
+/// Of `named`, the stacks sentinel-tvm deployed for `env`, in the order they deploy.
+pub fn environment_stacks_of(env: &str, mut stacks: Vec<Deployed>) -> Vec<Deployed> {
     // Guardrail stacks are the organization's account's, and may be another TVM account's of the
     // same environment name: `steps::scp` finds them and decides whose they are.
     stacks.retain(|s| {
@@ -323,5 +374,5 @@ pub async fn environment_stacks<S: Scope>(session: &Session<S>) -> Result<Vec<De
             && Part::from_stack_name(env, &s.name).is_some_and(|p| !matches!(p, Part::Guardrail { .. }))
     });
     stacks.sort_by_key(|s| Part::from_stack_name(env, &s.name).map(|p| (p.wave(), p)));
-    Ok(stacks)
+    stacks
 }
