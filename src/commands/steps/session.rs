@@ -86,7 +86,15 @@ struct Opening {
 
 impl Opening {
     /// With `ask` and a terminal, the environment and region nothing else gives are asked for.
-    async fn start(global: &GlobalArgs, out: &Reporter, flags: &EnvironmentConfig, ask: bool) -> Result<Opening> {
+    /// `settle` runs on what flags, environment and file give, before anything is asked of AWS:
+    /// bad input is refused there, at no cost.
+    async fn start<T>(
+        global: &GlobalArgs,
+        out: &Reporter,
+        flags: &EnvironmentConfig,
+        ask: bool,
+        settle: impl FnOnce(&Loaded) -> Result<T, Fixable>,
+    ) -> Result<(Opening, T)> {
         let out = out.clone();
         let prompt = prompt::for_session(!global.yes && !global.non_interactive);
         let ask = ask && prompt.interactive();
@@ -100,6 +108,7 @@ impl Opening {
             Err(missing) => return Err(missing.into()),
         };
         let mut loaded = sources.load(env)?;
+        let settled = settle(&loaded)?;
         let mut sdk = sdk_config(&loaded.target.connection).await?;
         if ask && sdk.region().is_none() {
             // Nothing gave a region, so the answer is what `--region` would have been.
@@ -119,7 +128,7 @@ impl Opening {
             identity.account_id, identity.partition, identity.arn, loaded.target.env
         ));
         check_account(&loaded, &identity)?;
-        Ok(Opening { loaded, sdk, identity, out, prompt, config_path, config_file, selection })
+        Ok((Opening { loaded, sdk, identity, out, prompt, config_path, config_file, selection }, settled))
     }
 
     fn into_session<S>(self, settings: S, merged: EnvironmentConfig, yes: bool) -> Session<S> {
@@ -146,7 +155,7 @@ impl Session<Target> {
     /// For a command that deploys nothing (`status`): the environment and the connection, and
     /// no deploy setting read, so a broken one cannot stop it.
     pub async fn open_target(global: &GlobalArgs, out: &Reporter) -> Result<Session<Target>> {
-        let opening = Opening::start(global, out, &EnvironmentConfig::default(), false).await?;
+        let (opening, ()) = Opening::start(global, out, &EnvironmentConfig::default(), false, |_| Ok(())).await?;
         let (target, merged) = (opening.loaded.target.clone(), opening.loaded.given.clone());
         Ok(opening.into_session(target, merged, global.yes))
     }
@@ -168,8 +177,9 @@ impl Session {
         flags: &EnvironmentConfig,
         ask: bool,
     ) -> Result<(Session, EnvironmentConfig)> {
-        let opening = Opening::start(global, out, flags, ask).await?;
-        let mut resolved = opening.loaded.resolve(&EnvironmentConfig::default())?;
+        let no_answers = EnvironmentConfig::default();
+        let (opening, mut resolved) =
+            Opening::start(global, out, flags, ask, |loaded| loaded.resolve(&no_answers)).await?;
         let answers = if ask && opening.prompt.interactive() {
             // `given` is what flags and file give: the wizard asks for the rest.
             let (given, env) = (&opening.loaded.given, &opening.loaded.target.env);
