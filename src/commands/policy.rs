@@ -64,9 +64,9 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
         .map(|entry| format!("{env}-{}", entry.split_once('=').map_or(entry.as_str(), |(name, _)| name)))
         .collect();
     let account = saved.expected_account.as_deref();
-    let admitted = saved_invokers(&target.connection, &saved, account).await?;
+    let partition = saved_partition(selection.region.as_deref(), &saved);
+    let admitted = saved_invokers(&target.connection, partition, &saved, account).await?;
     if let Some(account) = account {
-        let partition = saved_partition(&target.connection);
         for warning in admitted.group_warnings(partition, account) {
             out.warn(&warning);
         }
@@ -84,7 +84,12 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
 }
 
 /// The saved invokers as the starter names them in the saved account (none without one).
-async fn saved_invokers(connection: &Connection, saved: &EnvironmentConfig, account: Option<&str>) -> Result<Admitted> {
+async fn saved_invokers(
+    connection: &Connection,
+    partition: &str,
+    saved: &EnvironmentConfig,
+    account: Option<&str>,
+) -> Result<Admitted> {
     let invokers = Invokers {
         roles: saved.invoker_roles.clone().unwrap_or_default(),
         users: saved.invoker_users.clone().unwrap_or_default(),
@@ -99,7 +104,7 @@ async fn saved_invokers(connection: &Connection, saved: &EnvironmentConfig, acco
     } else {
         sdk_config(connection).await?
     };
-    starter::admitted(&sdk, saved_partition(connection), account, &invokers).await.map_err(|error| {
+    starter::admitted(&sdk, partition, account, &invokers).await.map_err(|error| {
         if error.is::<Fixable>() {
             return error;
         }
@@ -111,7 +116,8 @@ async fn saved_invokers(connection: &Connection, saved: &EnvironmentConfig, acco
     })
 }
 
-/// The saved environment's partition, from its region (no ARN is at hand).
-fn saved_partition(connection: &Connection) -> &'static str {
-    connection.region.as_deref().map_or("aws", partition_of_region)
+/// The saved environment's partition, from its region (`--region`, else the saved one; no ARN is
+/// at hand). AWS_REGION of one shell does not move a saved environment to another partition.
+fn saved_partition(flag: Option<&str>, saved: &EnvironmentConfig) -> &'static str {
+    flag.or(saved.region.as_deref()).map_or("aws", partition_of_region)
 }
