@@ -2,7 +2,7 @@
 //! needs (`scp_mode: enforce` its targets and a break-glass role, `audit` its trail). Pure, over
 //! the merged section `super::sources` hands it; every refusal names the flag and the key.
 
-use super::{Deploy, Invokers, ProtectedProfile, Scp};
+use super::resolved::{Deploy, Invokers, ProtectedProfile, Scp};
 use crate::config::{EnvironmentConfig, IdentityProof, RcpMode, ScpMode};
 use crate::error::Fixable;
 use crate::names::{

@@ -4,7 +4,7 @@
 //! wizard's answers under them and validates the deploy settings (`super::deploy`).
 
 use super::deploy::{deploy_settings, validate_env_name};
-use super::{Override, Selection, Settings, Target};
+use super::resolved::{Override, Selection, Settings, Target};
 use crate::config::{ConfigFile, EnvironmentConfig};
 use crate::error::Fixable;
 use crate::model::connection::Connection;
