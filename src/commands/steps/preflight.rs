@@ -137,7 +137,7 @@ async fn permissions(session: &Session) -> Verdict {
 /// The organization's checks for the SCP; credentials that do not reach it fail here.
 async fn organization(session: &Session) -> Vec<Verdict> {
     let checked = match session.org().await {
-        Ok(org) => org_verdicts(session, &org).await,
+        Ok(org) => org_verdicts(session, org).await,
         Err(error) => Err(error),
     };
     checked.unwrap_or_else(|error| {

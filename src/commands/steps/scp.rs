@@ -207,7 +207,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs, named: &[De
             session.out.note("the guardrails name the TVM's execution role, function and bucket, which are not deployed yet; `install` deploys them after those");
             return Ok(Applied::Nothing);
         }
-        match deploy(session, &org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
+        match deploy(session, org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
             Some(done) => results = done,
             None => return Ok(Applied::Declined),
         }
