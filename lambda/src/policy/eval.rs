@@ -2,7 +2,8 @@
 //! matching is a deny. Also discovery: which profiles a caller could ever be allowed.
 //!
 //! The condition matchers are public, one per condition, for tools that must agree with the
-//! Lambda (`explain`, and whatever compares two policies).
+//! Lambda (`explain`, and whatever compares two policies). `evaluate` is not: outside this crate
+//! a decision is `decide`'s (or `explain`'s), never a second one made beside it.
 
 use jiff::Timestamp;
 
@@ -53,7 +54,7 @@ impl<'p> Decision<'p> {
 impl Policy {
     /// The first rule whose conditions all hold for `principal` asking for `profile` (the name
     /// `profiles` conditions match: `ProfileRequest::policy_name`) at `now`.
-    pub fn evaluate(&self, principal: &Principal, profile: &str, now: Timestamp) -> Decision<'_> {
+    pub(crate) fn evaluate(&self, principal: &Principal, profile: &str, now: Timestamp) -> Decision<'_> {
         let matching = self.rules.iter().find(|rule| rule.conditions.matches(principal, profile, now));
         match matching {
             Some(rule) if rule.effect == Effect::Allow => Decision::Allow(rule),
