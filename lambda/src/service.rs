@@ -13,7 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::contract::{Credentials, ErrorCode, Response};
 use crate::decide::{self, DecisionSettings, Outcome, OwnFunction, Refusal, VendRequest};
-use crate::decision_log::{self, DecisionLog};
+use crate::decision_log::{self, DecisionLog, IdentitySource};
 use crate::event::{Event, Route};
 use crate::identity::{Caller, caller_allowed, rate_key, stable_principal, username};
 use crate::policy::{self, NO_MATCHING_RULE, Policy, Principal};
@@ -189,7 +189,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
                 let Some(caller) = Caller::from_authorizer(event.iam()) else {
                     return refuse(log, ErrorCode::IamAuthRequired, "no IAM authorizer context in the event".into());
                 };
-                log.identity = Some("authorizer");
+                log.identity = Some(IdentitySource::Authorizer.as_str());
                 caller
             }
         };
@@ -293,7 +293,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
                 return Err(refuse(log, ErrorCode::IdentityUnverified, format!("caller proof not verified: {why}")));
             }
         };
-        log.identity = Some("proof");
+        log.identity = Some(IdentitySource::Proof.as_str());
         if let Some(iam) = event.iam() {
             let claimed = |value: &Option<String>| value.as_deref().map(str::trim).unwrap_or_default().to_string();
             if claimed(&iam.user_arn) != identity.arn || claimed(&iam.access_key) != proof.key_id {
@@ -335,9 +335,8 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         };
         // 9, 10 and the duration.
         let Outcome { decision, answer } = decide::decide(&scope, &policy, &vend, *now);
-        log.policy_version = Some(settings.policy.version);
         if let Some(decision) = decision {
-            log.decided(decision.effect().as_str(), decision.rule().map(|rule| rule.name.clone()), decision.reason());
+            log.decided(settings.policy.version, decision);
         }
         let grant = match answer {
             Ok(grant) => grant,

@@ -1,11 +1,13 @@
 //! The decision log's lines (CONTRACT.md §8) as the handler writes them, byte for byte: one
 //! golden line per kind of answer, taken from the handler before the record learnt to parse
-//! itself back, so any change to a field, its name, its order or its null is seen here.
+//! itself back, so any change to a field, its name, its order or its null is seen here. Each
+//! line reads back as the record that wrote it, and the record's keys are §8's table.
 
 mod common;
 
 use common::{Harness, caller_identity_answer, carrier, proof_headers};
 use jiff::Timestamp;
+use sentinel_tvm_lambda::decision_log::DecisionLog;
 use sentinel_tvm_lambda::service::Handled;
 use serde_json::{Value, json};
 
@@ -56,8 +58,8 @@ fn line(handled: &Handled) -> String {
     }
 }
 
-/// Each kind of answer, with the line the handler wrote for it.
-async fn lines() -> Vec<(&'static str, String)> {
+/// Each kind of answer, as the handler answered it.
+async fn answers() -> Vec<(&'static str, Handled)> {
     let open = Harness::new(&[("TVM_RATE_LIMIT", "0")], Ok(POLICY), false);
     let failing_sts = Harness::new(&[], Ok(POLICY), true);
     let unreadable = Harness::new(&[], Err("AccessDeniedException: not authorized"), false);
@@ -98,10 +100,10 @@ async fn lines() -> Vec<(&'static str, String)> {
         ("no proof", &proofs, alice("profile=main-dev")),
         ("broken environment", &broken, alice("profile=main-dev")),
     ] {
-        found.push((name, line(&harness.call(&event, at()).await)));
+        found.push((name, harness.call(&event, at()).await));
     }
     limited.call(&alice("profile=main-dev"), at()).await;
-    found.push(("rate limited", line(&limited.call(&alice("profile=main-dev"), at()).await)));
+    found.push(("rate limited", limited.call(&alice("profile=main-dev"), at()).await));
     found
 }
 
@@ -130,10 +132,43 @@ const GOLDEN: [(&str, &str); 18] = [
 
 #[tokio::test]
 async fn the_handler_writes_the_lines_it_always_wrote() {
-    let lines = lines().await;
-    let names: Vec<&str> = lines.iter().map(|(name, _)| *name).collect();
+    let answers = answers().await;
+    let names: Vec<&str> = answers.iter().map(|(name, _)| *name).collect();
     assert_eq!(names, GOLDEN.map(|(name, _)| name));
-    for ((name, line), (_, golden)) in lines.iter().zip(GOLDEN) {
-        assert_eq!(line, golden, "{name}");
+    for ((name, handled), (_, golden)) in answers.iter().zip(GOLDEN) {
+        assert_eq!(line(handled), golden, "{name}");
     }
+}
+
+#[tokio::test]
+async fn every_line_reads_back_as_the_record_that_wrote_it() {
+    for (name, handled) in answers().await {
+        let line = handled.log.to_json();
+        let read = DecisionLog::from_json(&line).unwrap_or_else(|e| panic!("{name}: {e}\n{line}"));
+        assert_eq!(read, handled.log, "{name}");
+        assert_eq!(read.to_json(), line, "{name}: written again, byte for byte");
+    }
+}
+
+/// The keys of CONTRACT.md §8's table, in its order.
+fn contract_keys() -> Vec<String> {
+    let path = format!("{}/../docs/CONTRACT.md", env!("CARGO_MANIFEST_DIR"));
+    let contract = std::fs::read_to_string(path).expect("docs/CONTRACT.md");
+    let logs = contract.split("\n## 8. Logs\n").nth(1).expect("CONTRACT.md has §8");
+    let table = logs.lines().skip_while(|line| !line.starts_with("| key |")).skip(2);
+    table
+        .map_while(|row| row.strip_prefix("| `"))
+        .map(|row| row.split_once('`').expect("a key in backticks").0.to_string())
+        .collect()
+}
+
+#[test]
+fn the_record_writes_exactly_the_keys_of_the_contract_in_its_order() {
+    // Read off the line itself: a JSON map may sort its keys, depending on serde_json's features.
+    let line = DecisionLog::default().to_json();
+    let written: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+    let keys = contract_keys();
+    let at: Vec<Option<usize>> = keys.iter().map(|key| line.find(&format!("\"{key}\":"))).collect();
+    assert!(at.iter().all(Option::is_some) && at.is_sorted(), "{keys:?} in this order in {line}");
+    assert_eq!(written.len(), keys.len(), "a new field is a new row of CONTRACT.md §8: {line}");
 }

@@ -39,7 +39,10 @@ pub struct Rule {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Readable as the decision log writes it (`allow`, `deny`); the policy's own `effect` key is
+/// parsed by `load`, which names the line of a bad one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Effect {
     Allow,
     Deny,
