@@ -8,6 +8,8 @@
 //! are also a function of their own, `check_request`: `service` runs it before reading the
 //! policy (a request without a profile answers `MISSING_PROFILE` even when the policy is
 //! unreadable), and `decide` runs it first. One implementation, called twice.
+//!
+//! `explain` takes what `decide` takes and says why the policy decided as it did, rule by rule.
 
 use std::fmt;
 
@@ -16,7 +18,7 @@ use jiff::Timestamp;
 use crate::contract::{ErrorCode, ProfileListing};
 use crate::duration;
 use crate::identity::{AllowedAccounts, PARTITIONS, is_account_id};
-use crate::policy::{Decision, Effect, Policy, Principal, Rule};
+use crate::policy::{self, Decision, Effect, Explanation, Policy, Principal, Rule};
 use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest, in_environment};
 use crate::settings::Settings;
 
@@ -214,6 +216,18 @@ pub fn decide<'p>(
     Outcome { decision: Some(decision), answer: grant(settings, &checked, decision) }
 }
 
+/// Why `policy` decides `request` as `decide` says (`policy::explain`, for the profile name its
+/// `profiles` conditions see); the refusal instead when checks 5–7 refuse before it is asked.
+pub fn explain<'p>(
+    settings: &DecisionSettings,
+    policy: &'p Policy,
+    request: &VendRequest,
+    at: Timestamp,
+) -> Result<Explanation<'p>, Refusal> {
+    let checked = check_request(settings, request)?;
+    Ok(policy::explain(policy, &request.principal, checked.profile.policy_name(settings.role_prefix), at))
+}
+
 /// Checks 9 and 10, and the duration: what STS is asked for under `decision`.
 fn grant(settings: &DecisionSettings, request: &CheckedRequest, decision: Decision) -> Result<Grant, Refusal> {
     let Decision::Allow(rule) = decision else {
@@ -357,6 +371,22 @@ rules:
         assert_eq!(outcome.effect(), Effect::Allow, "the log says the policy allowed");
         assert_eq!(outcome.answer, Err(Refusal::OutsideEnvironment { environment: "main".into() }));
         assert_eq!(outcome.answer.unwrap_err().to_string(), "the profile is not one of environment `main`'s");
+    }
+
+    #[test]
+    fn explain_weighs_the_profile_name_decide_weighs() {
+        let policy = parse(POLICY).unwrap();
+        let allowed = AllowedAccounts::Own;
+        let arn = role(OWN, "main-prod");
+        let by_arn = VendRequest { principal: alice(), profile: Some(&arn), duration: None };
+        let explanation = explain(&settings(&allowed), &policy, &by_arn, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(explanation.decision.rule().map(|rule| rule.name.as_str()), Some("prod"));
+        assert_eq!(explanation.rules[1].conditions[0].why, "profile `main-prod` is in [main-prod]");
+        let without = VendRequest { profile: None, ..by_arn };
+        assert_eq!(
+            explain(&settings(&allowed), &policy, &without, Timestamp::UNIX_EPOCH),
+            Err(Refusal::MissingProfile)
+        );
     }
 
     #[test]

@@ -333,7 +333,8 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
-        // 9, 10 and the duration.
+        // 9, 10 and the duration: all of `decide`, which runs checks 5–7 again (they passed
+        // above), so the Lambda and the installer's tools share one decision, whole.
         let Outcome { decision, answer } = decide::decide(&scope, &policy, &vend, *now);
         if let Some(decision) = decision {
             log.decided(settings.policy.version, decision);

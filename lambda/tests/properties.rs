@@ -6,7 +6,7 @@ mod common;
 
 use common::Harness;
 use proptest::prelude::*;
-use sentinel_tvm_lambda::decide::{DecisionSettings, OwnFunction, VendRequest, decide};
+use sentinel_tvm_lambda::decide::{self, DecisionSettings, OwnFunction, VendRequest, decide};
 use sentinel_tvm_lambda::event::{Event, query_param};
 use sentinel_tvm_lambda::identity::{AllowedAccounts, username};
 use sentinel_tvm_lambda::policy::{self, Principal, explain};
@@ -314,14 +314,18 @@ proptest! {
         let principal = Principal { user: &user, arn, account_id: &arn[13..25] };
         let at = jiff::Timestamp::from_second(at).unwrap();
         let allowed = AllowedAccounts::List(vec!["444455556666".into()]);
-        let outcome = decide(&decision_settings(&allowed), &policy, &VendRequest { principal, profile, duration }, at);
-        let Some(decision) = outcome.decision else {
-            // Checks 5–7 refused before the policy was asked.
-            prop_assert!(outcome.answer.as_ref().is_err_and(|refusal| refusal.check() <= 7), "{:?}", outcome);
-            return Ok(());
+        let (settings, request) = (decision_settings(&allowed), VendRequest { principal, profile, duration });
+        let outcome = decide(&settings, &policy, &request, at);
+        let explanation = decide::explain(&settings, &policy, &request, at);
+        let (decision, explanation) = match (outcome.decision, explanation) {
+            (Some(decision), Ok(explanation)) => (decision, explanation),
+            (None, Err(refusal)) => {
+                // Checks 5–7 refused before the policy was asked: both say so.
+                prop_assert!(refusal.check() <= 7 && outcome.answer == Err(refusal), "{:?}", outcome);
+                return Ok(());
+            }
+            (decision, explanation) => return Err(TestCaseError::fail(format!("{decision:?} but {explanation:?}"))),
         };
-        let name = ProfileRequest::parse(profile.unwrap(), PREFIX).unwrap();
-        let explanation = explain(&policy, &principal, name.policy_name(PREFIX), at);
         prop_assert_eq!(explanation.decision, decision, "{}", text);
         let first_held = explanation.rules.iter().find(|rule| rule.matched()).map(|rule| &rule.rule.name);
         prop_assert_eq!(first_held, decision.rule().map(|rule| &rule.name), "{}\n{}", text, explanation);
