@@ -121,7 +121,8 @@ fn principals(held: bool, arn: &str, patterns: &[String]) -> ConditionCheck {
 /// `Saturday is not in days [monday, friday] (Europe/London)`.
 fn time(window: &TimeWindow, at: Timestamp) -> String {
     let LocalMoment { day, minute } = window.local(at);
-    let zone = window.timezone.iana_name().unwrap_or("UTC");
+    // Every zone a policy can name is an IANA one (the loader asks the tz database by name).
+    let zone = window.timezone.iana_name().unwrap_or("local time");
     let mut missed = Vec::new();
     if let Some(days) = window.days.filter(|_| !window.day_holds(day)) {
         missed.push(format!("{} is not in days [{}] ({zone})", day_name(day), days_in(days).join(", ")));
