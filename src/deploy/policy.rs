@@ -310,10 +310,20 @@ mod tests {
         sentinel_tvm_lambda::policy::Principal { user, arn, account_id: "111122223333" }
     }
 
-    /// Who gets `profile` from `text` (just now; no time condition is involved).
+    /// Who gets `profile` from `text`: what the Lambda's own `decide` answers in environment
+    /// `main` (just now; no time condition is involved).
     fn allowed(text: &str, arn: &str, profile: &str) -> bool {
-        let now = jiff::Timestamp::now();
-        matches!(policy::parse(text).unwrap().evaluate(&principal(arn), profile, now), policy::Decision::Allow(_))
+        use sentinel_tvm_lambda::decide::{self, DecisionSettings, OwnFunction, VendRequest};
+        let settings = DecisionSettings {
+            environment: "main",
+            role_prefix: sentinel_tvm_lambda::settings::DEFAULT_ROLE_PREFIX,
+            allowed_accounts: &sentinel_tvm_lambda::identity::AllowedAccounts::Own,
+            default_duration_seconds: 900,
+            own: OwnFunction { partition: "aws", account_id: "111122223333" },
+        };
+        let request = VendRequest { principal: principal(arn), profile: Some(profile), duration: None };
+        let policy = policy::parse(text).unwrap();
+        decide::decide(&settings, &policy, &request, jiff::Timestamp::now()).answer.is_ok()
     }
 
     #[test]
