@@ -281,6 +281,11 @@ impl Names {
     pub fn client_policy(&self) -> String {
         format!("sentinel-tvm-{}-invoke", self.env)
     }
+    /// The DynamoDB table of spent caller proofs (threat model T17: a proof is used once across
+    /// the function's instances).
+    pub fn spent_proofs_table(&self) -> String {
+        format!("sentinel-tvm-{}-spent-proofs", self.env)
+    }
     /// Not from a stack: `smoke-test --as-client` makes it, and an interrupted run leaves it.
     pub fn smoke_client_user(&self) -> String {
         client_user_name(&self.env)

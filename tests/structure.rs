@@ -6,11 +6,15 @@
 //! 1. `no_import_cycles`: files that import each other, directly or around a loop, cannot be read,
 //!    tested or moved on their own;
 //! 2. `aws_layer_is_thin`: `src/aws/` is thin SDK wrappers that import plain data, names and errors,
-//!    never a decision or the UI;
+//!    never a decision or the UI; `ground_floor_stands_alone`: `src/model/`, the plain data, imports
+//!    only names and errors;
 //! 3. `commands_do_not_import_each_other`: what two commands share lives in `src/commands/steps/`;
 //! 4. `terminal_output_only_through_the_reporter`: only the reporter and the prompts touch the
 //!    terminal, so `--output json` stays machine-readable and nothing prints behind their back;
-//! 5. `top_of_src_is_small`: at most ten files directly in `src/`; the rest live in folders.
+//! 5. `top_of_src_is_small`: at most ten files directly in `src/`; the rest live in folders;
+//! 6. `top_level_modules_form_layers`: the top-level modules of `src/` (`aws`, `deploy`, `ui`, …)
+//!    import one another in one direction only: no two import each other and no longer circle
+//!    closes, so each can be read as a floor standing on the ones below it.
 //!
 //! How the code is read: every `.rs` file under `src/` is one module (`src/a/b.rs` is `crate::a::b`,
 //! `src/a/mod.rs` is `crate::a`, `src/lib.rs` is the crate root, `src/main.rs` is a module of its
@@ -34,7 +38,12 @@ use std::path::Path;
 /// What a file under `src/aws/` may import. The AWS layer is thin SDK wrappers: they take and
 /// return plain data (the deploy model), names and errors. Deciding what an answer means (checks,
 /// plans, commands) and showing it (the UI) happen above this layer, so it never imports them.
-const AWS_LAYER_MAY_IMPORT: &[&str] = &["crate::aws", "crate::names", "crate::error", "crate::deploy::model"];
+const AWS_LAYER_MAY_IMPORT: &[&str] = &["crate::aws", "crate::names", "crate::error", "crate::model"];
+
+/// What a file under `src/model/` may import. The ground floor is plain data every layer shares;
+/// it stands on the names and the errors alone, so anything may import it without importing a
+/// decision, the SDK layer or the UI.
+const GROUND_FLOOR_MAY_IMPORT: &[&str] = &["crate::model", "crate::names", "crate::error"];
 
 /// The folder of commands, and the folder inside it for the steps commands share.
 const COMMANDS_DIR: &str = "src/commands/";
@@ -79,6 +88,16 @@ fn aws_layer_is_thin() {
 }
 
 #[test]
+fn ground_floor_stands_alone() {
+    let rule = format!("files under src/model/ import only {}", GROUND_FLOOR_MAY_IMPORT.join(", "));
+    assert_rule_holds(
+        "ground_floor_stands_alone",
+        &rule,
+        limited_imports(&source_tree(), "src/model/", GROUND_FLOOR_MAY_IMPORT),
+    );
+}
+
+#[test]
 fn commands_do_not_import_each_other() {
     let rule = "a file directly in src/commands/ imports no other command; shared code lives in src/commands/steps/";
     assert_rule_holds("commands_do_not_import_each_other", rule, command_to_command_imports(&source_tree()));
@@ -88,6 +107,13 @@ fn commands_do_not_import_each_other() {
 fn terminal_output_only_through_the_reporter() {
     let rule = "only src/ui/output.rs and src/ui/prompt.rs write to the terminal, and only the prompt uses dialoguer";
     assert_rule_holds("terminal_output_only_through_the_reporter", rule, stray_terminal_output(&source_tree()));
+}
+
+#[test]
+fn top_level_modules_form_layers() {
+    let rule =
+        "the top-level modules of src/ import each other without a loop (no two import each other, no longer circle)";
+    assert_rule_holds("top_level_modules_form_layers", rule, layer_loops(&source_tree()));
 }
 
 #[test]
@@ -157,9 +183,14 @@ fn import_cycles(tree: &Tree) -> Vec<String> {
 
 /// Rule 2: imports from `src/aws/` of anything outside `AWS_LAYER_MAY_IMPORT`.
 fn aws_layer_violations(tree: &Tree) -> Vec<String> {
-    let allowed: Vec<Vec<&str>> = AWS_LAYER_MAY_IMPORT.iter().map(|path| crate_relative_segments(path)).collect();
+    limited_imports(tree, "src/aws/", AWS_LAYER_MAY_IMPORT)
+}
+
+/// Imports from the files under `folder` of anything outside `may_import`.
+fn limited_imports(tree: &Tree, folder: &str, may_import: &[&str]) -> Vec<String> {
+    let allowed: Vec<Vec<&str>> = may_import.iter().map(|path| crate_relative_segments(path)).collect();
     let mut violations = Vec::new();
-    for file in tree.files.iter().filter(|file| file.path.starts_with("src/aws/")) {
+    for file in tree.files.iter().filter(|file| file.path.starts_with(folder)) {
         for import in tree.imports(file) {
             if !allowed.iter().any(|prefix| starts_with_segments(&import.absolute, prefix)) {
                 violations.push(import.describe(&file.path));
@@ -198,6 +229,84 @@ fn stray_terminal_output(tree: &Tree) -> Vec<String> {
         .into_iter()
         .map(|(path, line, shown, allowed_in)| format!("{path}:{line} uses {shown} (allowed only in {allowed_in})"))
         .collect()
+}
+
+/// Rule 6: every group of top-level modules that import each other around a loop (a strongly
+/// connected group of the module-level graph), with one import per step between its members.
+fn layer_loops(tree: &Tree) -> Vec<String> {
+    let graph = top_level_graph(tree);
+    let mut reported = Vec::new();
+    for group in strongly_connected_groups(&graph) {
+        let mut lines = vec![format!("modules that import each other around a loop: {}", group.join(", "))];
+        for from in &group {
+            for (to, example) in &graph[from] {
+                if group.contains(to) {
+                    lines.push(format!("      {from} -> {to}: {example}"));
+                }
+            }
+        }
+        reported.push(lines.join("\n"));
+    }
+    reported
+}
+
+/// Top-level module -> top-level module it imports -> one import that makes the edge (the first
+/// found), as `file:line `path``. `src/main.rs` is the module `main`; the crate root imports nothing.
+fn top_level_graph(tree: &Tree) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for file in &tree.files {
+        let Some(from) = top_level_module(&file.path) else { continue };
+        let edges = graph.entry(from.clone()).or_default();
+        for import in tree.imports(file) {
+            let Some(to) = import.target.as_deref().and_then(top_level_module) else { continue };
+            if to != from {
+                edges.entry(to).or_insert_with(|| format!("{}:{} `{}`", file.path, import.line, import.written));
+            }
+        }
+    }
+    graph
+}
+
+/// `src/aws/iam.rs` -> `aws`, `src/names.rs` -> `names`, `src/main.rs` -> `main`; the crate root none.
+fn top_level_module(file: &str) -> Option<String> {
+    let inside = file.strip_prefix("src/")?;
+    let first = inside.split('/').next()?;
+    let name = first.strip_suffix(".rs").unwrap_or(first);
+    (name != "lib").then(|| name.to_owned())
+}
+
+/// The groups of two or more nodes that all reach each other, each sorted, in order.
+fn strongly_connected_groups(graph: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<Vec<String>> {
+    let reaches = |from: &str, to: &str| {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([from.to_owned()]);
+        while let Some(node) = queue.pop_front() {
+            for next in graph.get(&node).into_iter().flat_map(|edges| edges.keys()) {
+                if next == to {
+                    return true;
+                }
+                if seen.insert(next.clone()) {
+                    queue.push_back(next.clone());
+                }
+            }
+        }
+        false
+    };
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for node in graph.keys() {
+        if groups.iter().any(|group| group.contains(node)) {
+            continue;
+        }
+        let group: Vec<String> = graph
+            .keys()
+            .filter(|other| *other == node || (reaches(node, other) && reaches(other, node)))
+            .cloned()
+            .collect();
+        if group.len() > 1 {
+            groups.push(group);
+        }
+    }
+    groups
 }
 
 /// Rule 5: more than `MAX_FILES_AT_TOP_OF_SRC` files directly in `src/`.
@@ -887,6 +996,7 @@ fn every_violation(tree: &Tree) -> Vec<String> {
     violations.extend(command_to_command_imports(tree));
     violations.extend(stray_terminal_output(tree));
     violations.extend(crowded_top_of_src(tree));
+    violations.extend(layer_loops(tree));
     violations
 }
 
@@ -1177,7 +1287,7 @@ fn the_aws_layer_may_not_import_a_decision() {
             "
 use super::Connection;
 use crate::names::stack;
-use crate::deploy::model::Stack;
+use crate::model::cloudformation::Stack;
 use crate::preflight::Verdict;
 fn f() { crate::ui::output::line(); }",
         ),
@@ -1190,6 +1300,21 @@ fn f() { crate::ui::output::line(); }",
         "src/aws/organizations.rs:5 imports `crate::ui::output::line` (src/ui/output.rs)",
     ];
     assert_eq!(violations, expected);
+}
+
+#[test]
+fn the_ground_floor_may_import_only_names_and_errors() {
+    let files = tree(&[
+        ("src/lib.rs", ""),
+        (
+            "src/model/cloudformation.rs",
+            "use crate::names::stack;\nuse crate::error::Fixable;\nuse super::verdict::Verdict;",
+        ),
+        ("src/model/verdict.rs", "pub struct Verdict;\nfn f(_: crate::aws::Connection) {}"),
+        ("src/aws/mod.rs", "pub struct Connection;"),
+    ]);
+    let violations = limited_imports(&files, "src/model/", GROUND_FLOOR_MAY_IMPORT);
+    assert_eq!(violations, ["src/model/verdict.rs:2 imports `crate::aws::Connection` (src/aws/mod.rs)"]);
 }
 
 #[test]
@@ -1268,4 +1393,43 @@ fn more_than_ten_files_at_the_top_of_src_is_reported() {
     let mut ten_and_a_folder = eleven[..10].to_vec();
     ten_and_a_folder.push(("src/deep/m.rs", ""));
     assert_eq!(crowded_top_of_src(&tree(&ten_and_a_folder)), Vec::<String>::new());
+}
+
+#[test]
+fn two_folders_importing_each_other_through_different_files_are_a_loop() {
+    // No file-level cycle: aws/s3.rs -> deploy/model.rs, and deploy/engine.rs -> aws/cloudformation.rs.
+    let two = tree(&[
+        ("src/lib.rs", "pub mod aws; pub mod deploy;"),
+        ("src/aws/s3.rs", "use crate::deploy::model::Stored;"),
+        ("src/aws/cloudformation.rs", "pub struct CloudFormation;"),
+        ("src/deploy/model.rs", "pub struct Stored;"),
+        ("src/deploy/engine.rs", "use crate::aws::cloudformation::CloudFormation;"),
+    ]);
+    assert_eq!(import_cycles(&two), Vec::<String>::new(), "the files form no cycle");
+    let loops = layer_loops(&two);
+    assert_eq!(loops.len(), 1, "{loops:?}");
+    assert!(loops[0].starts_with("modules that import each other around a loop: aws, deploy"), "{}", loops[0]);
+    assert!(loops[0].contains("aws -> deploy: src/aws/s3.rs:1 `crate::deploy::model::Stored`"), "{}", loops[0]);
+    assert!(loops[0].contains("deploy -> aws: src/deploy/engine.rs:1"), "{}", loops[0]);
+}
+
+#[test]
+fn a_longer_circle_of_folders_is_a_loop_and_a_one_way_stack_is_not() {
+    let circle = tree(&[
+        ("src/lib.rs", "pub mod a; pub mod b; pub mod c; pub mod d;"),
+        ("src/a/x.rs", "use crate::b::y::Y;"),
+        ("src/b/y.rs", "pub struct Y; fn f() { crate::c::z(); }"),
+        ("src/c.rs", "pub fn z() { let _ = crate::a::x::X; }"),
+        ("src/d.rs", "use crate::a::x::X;"),
+    ]);
+    let loops = layer_loops(&circle);
+    assert_eq!(loops.len(), 1, "{loops:?}");
+    assert!(loops[0].starts_with("modules that import each other around a loop: a, b, c\n"), "{}", loops[0]);
+    let stack = tree(&[
+        ("src/lib.rs", "pub mod a; pub mod b; pub mod c;"),
+        ("src/a/x.rs", "use crate::b::y::Y;"),
+        ("src/b/y.rs", "pub struct Y; fn f() { crate::c::z(); }"),
+        ("src/c.rs", "pub fn z() {}"),
+    ]);
+    assert_eq!(layer_loops(&stack), Vec::<String>::new());
 }

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Every response carries this content type, success or error.
 pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// The `Code` of an error response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     IamAuthRequired,
@@ -39,6 +39,30 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the order they are declared.
+    pub const ALL: [ErrorCode; 20] = [
+        ErrorCode::IamAuthRequired,
+        ErrorCode::AccountNotAllowed,
+        ErrorCode::InvalidIdentity,
+        ErrorCode::RateLimited,
+        ErrorCode::MissingProfile,
+        ErrorCode::InvalidProfile,
+        ErrorCode::InvalidDuration,
+        ErrorCode::ConfigError,
+        ErrorCode::PolicyDeny,
+        ErrorCode::ProfileNotAllowed,
+        ErrorCode::CredentialError,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NotFound,
+        ErrorCode::ProofRequired,
+        ErrorCode::ProofInvalid,
+        ErrorCode::ProofExpired,
+        ErrorCode::ProofReplayed,
+        ErrorCode::ProofAudience,
+        ErrorCode::ProofMismatch,
+        ErrorCode::IdentityUnverified,
+    ];
+
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::InvalidIdentity
@@ -280,6 +304,37 @@ mod tests {
             assert_eq!((code.status(), code.as_str()), (status, text));
             assert_eq!(serde_json::to_value(code).unwrap(), text, "serde name of {text}");
         }
+    }
+
+    #[test]
+    fn all_holds_every_code_once_in_declaration_order() {
+        for (position, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(code as usize, position, "{code:?}");
+        }
+        // No `_` arm: a new code does not compile here until it is given its place in ALL.
+        let last = |code: ErrorCode| match code {
+            ErrorCode::IdentityUnverified => true,
+            ErrorCode::IamAuthRequired
+            | ErrorCode::AccountNotAllowed
+            | ErrorCode::InvalidIdentity
+            | ErrorCode::RateLimited
+            | ErrorCode::MissingProfile
+            | ErrorCode::InvalidProfile
+            | ErrorCode::InvalidDuration
+            | ErrorCode::ConfigError
+            | ErrorCode::PolicyDeny
+            | ErrorCode::ProfileNotAllowed
+            | ErrorCode::CredentialError
+            | ErrorCode::MethodNotAllowed
+            | ErrorCode::NotFound
+            | ErrorCode::ProofRequired
+            | ErrorCode::ProofInvalid
+            | ErrorCode::ProofExpired
+            | ErrorCode::ProofReplayed
+            | ErrorCode::ProofAudience
+            | ErrorCode::ProofMismatch => false,
+        };
+        assert!(last(ErrorCode::ALL[ErrorCode::ALL.len() - 1]), "the last code declared ends ALL");
     }
 
     #[test]

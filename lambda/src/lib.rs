@@ -3,8 +3,11 @@
 //! library to the Lambda runtime, STS and SSM and holds no decisions of its own.
 //!
 //! Everything but `aws` (the SDK adapters, feature `runtime`) is free of I/O and table-tested.
+//! What a vend decides before any network call is `decide`'s, and why the policy says so is
+//! `policy::explain`'s: the installer's policy tools call the same two, never a copy.
 
 pub mod contract;
+pub mod decide;
 pub mod decision_log;
 pub mod duration;
 pub mod event;

@@ -1,6 +1,7 @@
 //! The TVM service: one request in, one response and one decision-log line out, with the checks
 //! of CONTRACT.md §3 in their order (the first failure answers). STS and SSM sit behind the
-//! two small traits here, so tests substitute them; the real adapters are in `aws`.
+//! two small traits here, so tests substitute them; the real adapters are in `aws`. What a vend
+//! decides without them is `decide`'s, which the installer's policy tools share.
 //!
 //! Fail closed everywhere: a broken environment, an unreadable or invalid policy, a missing
 //! random number, an unknown route: each is a refusal, never credentials.
@@ -10,15 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::contract::{Credentials, ErrorCode, ProfileListing, Response};
-use crate::decision_log::{self, DecisionLog};
-use crate::duration;
+use crate::contract::{Credentials, ErrorCode, Response};
+use crate::decide::{self, DecisionSettings, Outcome, OwnFunction, Refusal, VendRequest};
+use crate::decision_log::{self, DecisionLog, IdentitySource};
 use crate::event::{Event, Route};
-use crate::identity::{
-    AllowedAccounts, Caller, PARTITIONS, caller_allowed, is_account_id, rate_key, stable_principal, username,
-};
-use crate::policy::{self, Decision, Policy, Principal, Rule};
-use crate::profile::{self, MAX_ROLE_NAME, ProfileRequest, in_environment};
+use crate::identity::{Caller, caller_allowed, rate_key, stable_principal, username};
+use crate::policy::{self, NO_MATCHING_RULE, Policy, Principal};
 use crate::proof::replay::{Admission as ProofAdmission, ReplayCache};
 use crate::proof::{self, replay};
 use crate::rate_limit::{Admission, RateLimiter};
@@ -140,28 +138,6 @@ struct Checked<'a> {
     deadline: Timestamp,
 }
 
-/// The TVM's own partition and account, read from the invoked function's ARN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OwnFunction<'a> {
-    partition: &'a str,
-    account_id: &'a str,
-}
-
-impl<'a> OwnFunction<'a> {
-    /// `arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`.
-    fn parse(arn: &'a str) -> Option<Self> {
-        let parts: Vec<&str> = arn.split(':').collect();
-        match parts.as_slice() {
-            ["arn", partition, "lambda", _, account, "function", _name, ..]
-                if PARTITIONS.contains(partition) && is_account_id(account) =>
-            {
-                Some(Self { partition, account_id: account })
-            }
-            _ => None,
-        }
-    }
-}
-
 impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
     pub fn new(settings: Result<Settings, SettingsError>, issuer: I, policies: P, verifier: V) -> Self {
         let limiter = match &settings {
@@ -213,7 +189,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
                 let Some(caller) = Caller::from_authorizer(event.iam()) else {
                     return refuse(log, ErrorCode::IamAuthRequired, "no IAM authorizer context in the event".into());
                 };
-                log.identity = Some("authorizer");
+                log.identity = Some(IdentitySource::Authorizer.as_str());
                 caller
             }
         };
@@ -317,7 +293,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
                 return Err(refuse(log, ErrorCode::IdentityUnverified, format!("caller proof not verified: {why}")));
             }
         };
-        log.identity = Some("proof");
+        log.identity = Some(IdentitySource::Proof.as_str());
         if let Some(iam) = event.iam() {
             let claimed = |value: &Option<String>| value.as_deref().map(str::trim).unwrap_or_default().to_string();
             if claimed(&iam.user_arn) != identity.arn || claimed(&iam.access_key) != proof.key_id {
@@ -335,65 +311,48 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
         })
     }
 
-    /// Checks 5–11 of `GET /` and `POST /`.
+    /// Checks 5–11 of `GET /` and `POST /`: `decide`'s, around reading the policy (check 8) and
+    /// asking STS (check 11).
     async fn vend(&self, request: &Checked<'_>, log: &mut DecisionLog) -> Response {
         let Checked { event, settings, own, principal, unique_id, id, now, deadline } = request;
-        let prefix = settings.role_prefix.as_str();
         log.device_id = decision_log::device_id(event.query("device_id").as_deref());
-        // 5.
-        let Some(raw_profile) = event.query("profile").filter(|profile| !profile.is_empty()) else {
-            return refuse(log, ErrorCode::MissingProfile, "no profile parameter".into());
-        };
-        // 6. Never echo an invalid profile, not even to the log.
-        let Some(profile) = ProfileRequest::parse(&raw_profile, prefix) else {
-            return refuse(
-                log,
-                ErrorCode::InvalidProfile,
-                "profile parameter is not a valid profile name or role ARN".into(),
-            );
-        };
-        log.profile = Some(raw_profile);
-        // 7.
-        let Ok(requested) = duration::parse_requested(event.query("duration").as_deref()) else {
-            return refuse(log, ErrorCode::InvalidDuration, "duration is not an integer in 900..=3600".into());
-        };
+        let (profile, duration) = (event.query("profile"), event.query("duration"));
+        let vend = VendRequest { principal: *principal, profile: profile.as_deref(), duration: duration.as_deref() };
+        let scope = DecisionSettings::new(settings, *own);
+        // 5–7, before the policy is read. The profile goes to the log once check 6 passed it:
+        // an invalid one is never echoed, not even there.
+        let checked = decide::check_request(&scope, &vend);
+        if checked.as_ref().err().is_none_or(|refusal| refusal.check() > 6) {
+            log.profile = profile.clone();
+        }
+        if let Err(refusal) = checked {
+            return refuse(log, refusal.code(), refusal.to_string());
+        }
         // 8.
         let policy = match self.policy(settings, *deadline).await {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
-        // 9.
-        log.policy_version = Some(settings.policy.version);
-        let decision = policy.evaluate(principal, profile.policy_name(prefix), *now);
-        let effect = if matches!(decision, Decision::Allow(_)) { "allow" } else { "deny" };
-        log.decided(effect, decision.rule().map(|rule| rule.name.clone()), decision.reason());
-        let Decision::Allow(rule) = decision else {
-            return Response::policy_deny(decision.reason());
-        };
-        // 10.
-        if !in_environment(profile.policy_name(prefix), &settings.environment) {
-            let reason = format!("the profile is not one of environment `{}`'s", settings.environment);
-            return refuse(log, ErrorCode::ProfileNotAllowed, reason);
+        // 9, 10 and the duration: all of `decide`, which runs checks 5–7 again (they passed
+        // above), so the Lambda and the installer's tools share one decision, whole.
+        let Outcome { decision, answer } = decide::decide(&scope, &policy, &vend, *now);
+        if let Some(decision) = decision {
+            log.decided(settings.policy.version, decision);
         }
-        let Some(role_account) = role_account(rule, *own, &settings.allowed_accounts) else {
-            let reason = "the rule's role_account is not an account this TVM may vend in";
-            return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
-        };
-        let Some(role_arn) = profile.resolve(prefix, own.partition, role_account) else {
-            let reason = "the profile does not resolve to a role this TVM vends";
-            return refuse(log, ErrorCode::ProfileNotAllowed, reason.into());
+        let grant = match answer {
+            Ok(grant) => grant,
+            Err(Refusal::PolicyDeny) => {
+                return Response::policy_deny(decision.map_or(NO_MATCHING_RULE, |decision| decision.reason()));
+            }
+            Err(refusal) => return refuse(log, refusal.code(), refusal.to_string()),
         };
         // 11. The discriminator only now: only a request STS is asked for needs it.
         let disc = Discriminator::of(principal.account_id, unique_id);
         let assume = AssumeRoleRequest {
-            role_arn,
+            role_arn: grant.role_arn,
             session_name: session_name(principal.user, &disc, id),
             source_identity: source_identity(principal.user, &disc, id),
-            duration_seconds: duration::effective(
-                requested,
-                rule.max_server_duration,
-                settings.default_duration_seconds,
-            ),
+            duration_seconds: grant.duration_seconds,
         };
         log.role_arn = Some(assume.role_arn.clone());
         log.duration_seconds = Some(assume.duration_seconds);
@@ -411,19 +370,7 @@ impl<I: CredentialIssuer, P: PolicySource, V: IdentityVerifier> Tvm<I, P, V> {
             Ok(policy) => policy,
             Err(reason) => return refuse(log, ErrorCode::ConfigError, reason),
         };
-        let listings: Vec<ProfileListing> = policy
-            .discoverable_profiles(principal)
-            .into_iter()
-            .filter(|(name, _)| in_environment(name, &settings.environment))
-            .filter(|(name, _)| profile::role_name(&settings.role_prefix, name).len() <= MAX_ROLE_NAME)
-            .filter_map(|(name, rule)| {
-                let account = role_account(rule, *own, &settings.allowed_accounts)?;
-                Some(ProfileListing {
-                    name: name.to_string(),
-                    role_arn: profile::role_arn(own.partition, account, &settings.role_prefix, name),
-                })
-            })
-            .collect();
+        let listings = decide::discover(&DecisionSettings::new(settings, *own), &policy, principal);
         log.refused(format!("discovery: {} profiles", listings.len()));
         Response::profiles(&listings)
     }
@@ -457,36 +404,9 @@ fn refuse(log: &mut DecisionLog, code: ErrorCode, why: String) -> Response {
     Response::error(code)
 }
 
-/// The account whose role the deciding rule vends: its `role_account` if the TVM allows that
-/// account, else `None`; without one, the TVM's own.
-fn role_account<'a>(rule: &'a Rule, own: OwnFunction<'a>, allowed: &AllowedAccounts) -> Option<&'a str> {
-    match rule.role_account.as_deref() {
-        None => Some(own.account_id),
-        Some(account) if account == own.account_id => Some(account),
-        Some(account) => match allowed {
-            AllowedAccounts::Own => None,
-            AllowedAccounts::Any => Some(account),
-            AllowedAccounts::List(list) => list.iter().any(|a| a == account).then_some(account),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_own_account_comes_from_the_function_arn() {
-        for (arn, expected) in [
-            ("arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main", Some(("aws", "111122223333"))),
-            ("arn:aws-cn:lambda:cn-north-1:111122223333:function:f:live", Some(("aws-cn", "111122223333"))),
-            ("arn:aws:lambda:eu-west-2:1111:function:f", None),
-            ("arn:aws:s3:::bucket", None),
-            ("", None),
-        ] {
-            assert_eq!(OwnFunction::parse(arn).map(|own| (own.partition, own.account_id)), expected, "{arn}");
-        }
-    }
 
     #[test]
     fn the_deadline_is_the_budget_or_the_runtimes_less_a_margin_whichever_is_sooner() {

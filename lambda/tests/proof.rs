@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Harness, caller_identity_answer};
+use common::{Harness, caller_identity_answer, carrier, proof_headers};
 use jiff::Timestamp;
 use sentinel_tvm_lambda::proof::{self, AUDIENCE_HEADER, NONCE_HEADER};
 use sentinel_tvm_lambda::service::{Handled, ProofAnswer};
@@ -19,22 +19,6 @@ const NOW: &str = "2026-01-25T14:00:00Z";
 
 fn now() -> Timestamp {
     NOW.parse().unwrap()
-}
-
-/// A proof's headers as a client signs them (the signature is the fake STS's to judge).
-fn proof_headers(key: &str, audience: &str, date: &str, signature: &str) -> Value {
-    json!({
-        "authorization": format!("AWS4-HMAC-SHA256 Credential={key}/{}/eu-west-2/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-sentinel-tvm-audience;x-sentinel-tvm-nonce, Signature={signature}", &date[..8]),
-        "content-type": proof::CONTENT_TYPE,
-        "host": "sts.eu-west-2.amazonaws.com",
-        "x-amz-date": date,
-        AUDIENCE_HEADER: audience,
-        NONCE_HEADER: "00112233445566778899aabbccddeeff",
-    })
-}
-
-fn carrier(headers: &Value) -> String {
-    proof::base64url_encode(headers.to_string().as_bytes())
 }
 
 fn good_proof() -> String {

@@ -1,14 +1,15 @@
 //! Properties over arbitrary input (proptest): nothing a caller or a policy author can send makes
-//! the TVM panic, every event gets a JSON answer with a status of CONTRACT.md §3, and what validation
-//! accepts really has the shape it promises.
+//! the TVM panic, every event gets a JSON answer with a status of CONTRACT.md §3, what validation
+//! accepts really has the shape it promises, and `explain` tells of the decision `decide` makes.
 
 mod common;
 
 use common::Harness;
 use proptest::prelude::*;
+use sentinel_tvm_lambda::decide::{self, DecisionSettings, OwnFunction, VendRequest, decide};
 use sentinel_tvm_lambda::event::{Event, query_param};
-use sentinel_tvm_lambda::identity::username;
-use sentinel_tvm_lambda::policy::{self, Principal};
+use sentinel_tvm_lambda::identity::{AllowedAccounts, username};
+use sentinel_tvm_lambda::policy::{self, Principal, explain};
 use sentinel_tvm_lambda::profile::ProfileRequest;
 use sentinel_tvm_lambda::session::{Discriminator, RequestId, session_name, source_identity};
 use serde_json::{Value, json};
@@ -68,6 +69,100 @@ fn mutated_event() -> impl Strategy<Value = Value> {
         slot[path[path.len() - 1]] = value;
         event
     })
+}
+
+/// The settings of the TVM the fixtures call: environment `main`, in account 111122223333.
+fn decision_settings(allowed: &AllowedAccounts) -> DecisionSettings<'_> {
+    DecisionSettings {
+        environment: "main",
+        role_prefix: PREFIX,
+        allowed_accounts: allowed,
+        default_duration_seconds: 900,
+        own: OwnFunction { partition: "aws", account_id: "111122223333" },
+    }
+}
+
+const PREFIX: &str = "SentinelProtected-";
+const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+/// `[a, b]`, each entry quoted.
+fn yaml_list(items: &[&str]) -> String {
+    format!("[{}]", items.iter().map(|item| format!("\"{item}\"")).collect::<Vec<_>>().join(", "))
+}
+
+/// A rule's effect (allow?), its list conditions and its window (days, start and end hour, zone).
+type RandomRule = (bool, [Option<Vec<&'static str>>; 4], Option<(Option<Vec<&'static str>>, u8, u8, &'static str)>);
+
+/// A policy of up to six rules whose conditions draw on the values `vend_request` asks with, so
+/// that rules hold, fail and shadow each other often.
+fn small_policy() -> impl Strategy<Value = String> {
+    let list = |items: Vec<&'static str>| prop::option::of(prop::sample::subsequence(items.clone(), 1..=items.len()));
+    let zone = prop::sample::select(vec!["UTC", "Europe/London", "Asia/Tokyo"]);
+    let rule = (
+        any::<bool>(),
+        [
+            list(vec!["main-dev", "main-prod", "other-dev"]),
+            list(vec!["alice", "carol"]),
+            list(vec!["arn:aws:iam::111122223333:user/*", "arn:aws:sts::*:assumed-role/Ops/*"]),
+            list(vec!["111122223333", "444455556666"]),
+        ],
+        prop::option::of((list(DAYS.to_vec()), 0u8..24, 0u8..24, zone)),
+    );
+    prop::collection::vec(rule, 0..6).prop_map(|rules| {
+        let rules: Vec<String> = rules.into_iter().enumerate().map(|(n, rule)| rule_yaml(n, rule)).collect();
+        match rules.is_empty() {
+            true => "version: \"1\"\nrules: []\n".to_string(),
+            false => format!("version: \"1\"\nrules:\n{}", rules.concat()),
+        }
+    })
+}
+
+/// One rule, `r<n>`, in YAML's flow style; a rule that drew no condition gets `accounts`.
+fn rule_yaml(n: usize, (allow, lists, time): RandomRule) -> String {
+    let keys = ["profiles", "users", "principals", "accounts"];
+    let mut conditions: Vec<String> = keys
+        .into_iter()
+        .zip(lists)
+        .filter_map(|(key, list)| list.map(|list| format!("{key}: {}", yaml_list(&list))))
+        .collect();
+    if let Some((days, start, end, zone)) = time {
+        let mut window: Vec<String> = days.map(|days| format!("days: [{}]", days.join(", "))).into_iter().collect();
+        if start != end {
+            // Half past the end hour: windows that are not whole hours, some wrapping midnight.
+            window.push(format!("hours: {{start: \"{start:02}:00\", end: \"{end:02}:30\"}}"));
+        }
+        if !window.is_empty() {
+            conditions.push(format!("time: {{{}, timezone: {zone}}}", window.join(", ")));
+        }
+    }
+    if conditions.is_empty() {
+        conditions.push("accounts: [\"111122223333\"]".into());
+    }
+    let effect = if allow { "allow" } else { "deny" };
+    format!("  - {{name: r{n}, effect: {effect}, conditions: {{{}}}}}\n", conditions.join(", "))
+}
+
+/// A caller, a profile and a duration as a request brings them: mostly valid, some not.
+fn vend_request() -> impl Strategy<Value = (&'static str, Option<&'static str>, Option<&'static str>)> {
+    let callers = vec![
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::444455556666:user/alice",
+        "arn:aws:sts::111122223333:assumed-role/Ops/carol",
+        "arn:aws:sts::444455556666:assumed-role/Ops/carol",
+        "arn:aws:iam::999999999999:user/eve",
+    ];
+    let profiles = vec![
+        None,
+        Some(""),
+        Some("../x"),
+        Some("main-dev"),
+        Some("main-prod"),
+        Some("other-dev"),
+        Some("arn:aws:iam::111122223333:role/SentinelProtected-main-dev"),
+        Some("arn:aws:iam::444455556666:role/SentinelProtected-main-prod"),
+    ];
+    let durations = vec![None, Some("900"), Some("3600"), Some("7200")];
+    (prop::sample::select(callers), prop::sample::select(profiles), prop::sample::select(durations))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -140,9 +235,13 @@ proptest! {
         let text = format!("{}{insert}{}", &POLICY[..at], &POLICY[end..]);
         match policy::parse(&text) {
             Ok(parsed) => {
+                let allowed = AllowedAccounts::Own;
+                let at = "2026-01-26T23:00:00Z".parse().unwrap();
                 for profile in ["prod", "dev", "x"] {
                     let principal = Principal { user: "alice", arn: "arn:aws:iam::111122223333:user/alice", account_id: "111122223333" };
-                    let _ = parsed.evaluate(&principal, profile, "2026-01-26T23:00:00Z".parse().unwrap());
+                    let request = VendRequest { principal, profile: Some(profile), duration: None };
+                    let _ = decide(&decision_settings(&allowed), &parsed, &request, at);
+                    let _ = explain(&parsed, &principal, profile, at);
                     let _ = parsed.discoverable_profiles(&principal);
                 }
             }
@@ -201,6 +300,35 @@ proptest! {
                 prop_assert!(!name.contains('/') && name.len() <= 46);
             }
         }
+    }
+
+    #[test]
+    fn explain_tells_of_the_decision_decide_makes(
+        text in small_policy(),
+        (arn, profile, duration) in vend_request(),
+        // Any minute of 2026, so windows, days and daylight saving all come round.
+        at in 1_767_225_600i64..1_798_761_600,
+    ) {
+        let policy = policy::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let user = username(arn).unwrap();
+        let principal = Principal { user: &user, arn, account_id: &arn[13..25] };
+        let at = jiff::Timestamp::from_second(at).unwrap();
+        let allowed = AllowedAccounts::List(vec!["444455556666".into()]);
+        let (settings, request) = (decision_settings(&allowed), VendRequest { principal, profile, duration });
+        let outcome = decide(&settings, &policy, &request, at);
+        let explanation = decide::explain(&settings, &policy, &request, at);
+        let (decision, explanation) = match (outcome.decision, explanation) {
+            (Some(decision), Ok(explanation)) => (decision, explanation),
+            (None, Err(refusal)) => {
+                // Checks 5–7 refused before the policy was asked: both say so.
+                prop_assert!(refusal.check() <= 7 && outcome.answer == Err(refusal), "{:?}", outcome);
+                return Ok(());
+            }
+            (decision, explanation) => return Err(TestCaseError::fail(format!("{decision:?} but {explanation:?}"))),
+        };
+        prop_assert_eq!(explanation.decision, decision, "{}", text);
+        let first_held = explanation.rules.iter().find(|rule| rule.matched()).map(|rule| &rule.rule.name);
+        prop_assert_eq!(first_held, decision.rule().map(|rule| &rule.name), "{}\n{}", text, explanation);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use aws_sdk_cloudformation::types::{
 };
 
 use super::errors::sdk_error;
-use crate::deploy::model::{
+use crate::model::cloudformation::{
     ChangeSet, ChangeSetKind, Deployed, DriftDetection, ResourceChange, ResourceDrift, StackEvent, StackRequest,
 };
 

@@ -24,19 +24,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::error::Fixable;
+use crate::model::connection::Connection;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// The one HTTPS client every SDK client uses: rustls with ring (no C crypto to build).
 pub fn https_client() -> aws_sdk_cloudformation::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-}
-
-/// Where and as whom to talk to AWS.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Connection {
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
 }
 
 /// How long one connection attempt, one attempt of a call and one call with its retries may

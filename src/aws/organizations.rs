@@ -8,8 +8,6 @@
 //! that may not read it. `overview` returns them as `Err(Unavailable)` inside `Ok`, so the
 //! caller turns them into verdicts with a fix (`scp::organization::unavailable`) instead of failing.
 
-use std::fmt;
-
 use anyhow::Result;
 use aws_config::SdkConfig;
 use aws_sdk_organizations::Client;
@@ -17,77 +15,7 @@ use aws_sdk_organizations::error::ProvideErrorMetadata;
 use aws_sdk_organizations::types::{PolicyType, PolicyTypeStatus};
 
 use super::errors::sdk_error;
-
-/// The organization as the SCP pre-flight needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overview {
-    /// `ALL` or `CONSOLIDATED_BILLING`.
-    pub feature_set: String,
-    pub management_account_id: String,
-    pub roots: Vec<Root>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Root {
-    pub id: String,
-    pub name: String,
-    /// The root's `SERVICE_CONTROL_POLICY` policy type is `ENABLED`.
-    pub scp_enabled: bool,
-    /// The root's `RESOURCE_CONTROL_POLICY` policy type is `ENABLED`.
-    pub rcp_enabled: bool,
-}
-
-/// Why the organization could not be read: answers to act on, not failures of the installer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unavailable {
-    /// The credentials' account belongs to no organization (`AWSOrganizationsNotInUseException`).
-    NotInOrganization,
-    /// The credentials may not read the organization (`AccessDeniedException`); `message` is AWS's.
-    AccessDenied { message: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum TargetKind {
-    Root,
-    OrganizationalUnit,
-    Account,
-}
-
-impl fmt::Display for TargetKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TargetKind::Root => "root",
-            TargetKind::OrganizationalUnit => "OU",
-            TargetKind::Account => "account",
-        })
-    }
-}
-
-/// A root, OU or account an SCP can be attached to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub id: String,
-    pub name: String,
-    pub kind: TargetKind,
-}
-
-/// An SCP attached directly to a target (inherited ones are not listed, and do not count
-/// towards its limit of 5).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AttachedPolicy {
-    pub id: String,
-    pub name: String,
-}
-
-/// One root, OU or account of the organization, for the wizard's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeEntry {
-    pub id: String,
-    pub name: String,
-    pub kind: TargetKind,
-    /// The names from the root down to this entry, `/`-separated: `Root/Workloads/Prod`.
-    pub path: String,
-}
+use crate::model::organizations::{AttachedPolicy, Overview, Root, Target, TargetKind, TreeEntry, Unavailable};
 
 #[derive(Debug, Clone)]
 pub struct Organizations {

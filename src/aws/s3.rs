@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, Delete, ObjectIdentifier};
 
 use super::errors::sdk_error;
-use crate::deploy::model::StoredObject;
+use crate::model::objects::StoredObject;
 
 #[derive(Debug, Clone)]
 pub struct S3 {

@@ -12,6 +12,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType};
 
 use super::errors::{is_access_denied, sdk_error};
+use crate::model::simulation::Denied;
 
 /// The permissions the simulated principals have of their own: everything.
 pub const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -19,16 +20,6 @@ pub const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"A
 /// Actions per principal-policy simulation request. The API documents no maximum; this keeps
 /// requests small.
 const BATCH: usize = 100;
-
-/// What a principal-policy simulation did not allow, by how it decided.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Denied {
-    /// A policy denies the action: the install would certainly fail.
-    pub explicit: Vec<String>,
-    /// No policy allows the action on every resource. It may still be allowed on the resources
-    /// an install makes (a deployer scoped to `sentinel-tvm-*` looks like this), so this only warns.
-    pub implicit: Vec<String>,
-}
 
 /// The actions of `actions` that `principal_arn`'s policies do not allow on every resource,
 /// sorted, by decision; `None` when the caller may not run the simulation.

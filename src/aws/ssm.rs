@@ -6,7 +6,7 @@ use aws_sdk_ssm::Client;
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 
 use super::errors::sdk_error;
-use crate::deploy::model::ParameterVersion;
+use crate::model::objects::ParameterVersion;
 
 /// The parameter's latest version, or `None` when the parameter does not exist.
 pub async fn latest(ssm: &Client, name: &str) -> Result<Option<ParameterVersion>> {

@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::aws::simulator::Denied;
-use crate::check::verdict::Verdict;
 use crate::deploy::stacks::TEMPLATES;
+use crate::model::simulation::Denied;
+use crate::model::verdict::Verdict;
 
 /// The name of this pre-flight check.
 pub const CHECK: &str = "permissions";
@@ -361,7 +361,7 @@ fn shortened(actions: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::verdict::Status;
+    use crate::model::verdict::Status;
 
     /// The types written in `stacks/*.yaml` as text, read independently of the YAML parser.
     fn types_on_disk() -> BTreeSet<String> {

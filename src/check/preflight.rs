@@ -2,12 +2,12 @@
 //! reads. The checks themselves (which call AWS) run in `commands::preflight`; nothing here
 //! touches AWS or prints.
 
-use super::verdict::Verdict;
+use crate::model::verdict::Verdict;
 use serde_json::Value;
 
 use crate::deploy::drift::embedded_json;
-use crate::deploy::model::Deployed;
 use crate::deploy::stacks::TAG_ENV;
+use crate::model::cloudformation::Deployed;
 
 /// The credentials worked (`sts:GetCallerIdentity` answered).
 pub fn credentials(caller_arn: &str) -> Verdict {
@@ -172,12 +172,12 @@ mod tests {
         ] {
             let env = if scope.ends_with("-main-") { "main" } else { "x" };
             let verdict = super::role_scope(env, scope, "111122223333", &grants);
-            assert_eq!(verdict.status == crate::check::verdict::Status::Pass, passes, "{scope}: {verdict:?}");
+            assert_eq!(verdict.status == crate::model::verdict::Status::Pass, passes, "{scope}: {verdict:?}");
         }
     }
 
     use super::*;
-    use crate::check::verdict::{Status, failures};
+    use crate::model::verdict::{Status, failures};
 
     #[test]
     fn each_verdict_reads_as_one_line_and_a_fix() {

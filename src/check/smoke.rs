@@ -5,7 +5,7 @@ use sentinel_tvm_lambda::session::Discriminator;
 use serde_json::{Value, json};
 
 use crate::deploy::drift::findings;
-use crate::deploy::model::ResourceDrift;
+use crate::model::cloudformation::ResourceDrift;
 use crate::names::client_user_name;
 
 /// The logical id of the role in `stacks/protected-role.yaml`.

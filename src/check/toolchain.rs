@@ -3,8 +3,8 @@
 //! confirmed, any setting saved or anything written to AWS. Probing is
 //! `commands::steps::preflight`'s; building is `deploy::artifact`'s.
 
-use crate::check::verdict::Verdict;
 use crate::config::Architecture;
+use crate::model::verdict::Verdict;
 
 const CHECK: &str = "build";
 
@@ -88,7 +88,7 @@ pub fn build_verdict(architecture: Architecture, cross: bool, prebuilt: Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::verdict::Status;
+    use crate::model::verdict::Status;
 
     fn all() -> Toolchain {
         Toolchain {

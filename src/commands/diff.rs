@@ -6,8 +6,8 @@ use anyhow::Result;
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::commands::steps::apply::changes;
 use crate::commands::steps::session::Session;
-use crate::deploy::engine::Mode;
 use crate::error::Outcome;
+use crate::rollout::stacks::Mode;
 use crate::ui::output::Reporter;
 
 pub async fn run(global: &GlobalArgs, out: &Reporter, args: &DeployArgs) -> Result<Outcome> {

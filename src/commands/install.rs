@@ -8,19 +8,18 @@ use anyhow::{Result, bail};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::steps::apply::{declined, finish, smoke_test_unless_skipped};
 use crate::commands::steps::scp::deployers_in_effect;
-use crate::commands::steps::session::Session;
+use crate::commands::steps::session::{Session, named_stacks};
 use crate::commands::steps::{deploy, preflight};
 use crate::config::ScpMode;
-use crate::deploy::engine::Mode;
 use crate::error::{Fixable, Outcome};
-use crate::names::stack_prefix;
+use crate::rollout::stacks::Mode;
 use crate::ui::output::Reporter;
 use crate::ui::wizard;
 
 pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Result<Outcome> {
     let (mut session, answers) = Session::open_asking(global, out, &args.deploy.settings, true).await?;
     require_protected_profiles(&session)?;
-    let existing = session.cloudformation().list(&stack_prefix(session.env())).await?;
+    let existing = named_stacks(&session).await?;
     if !preflight::run(&session, &existing, args.deploy.lambda_zip.as_deref()).await? {
         return Ok(Outcome::Refused);
     }
@@ -38,7 +37,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Resul
     }
     session.save_config()?;
     let artifact = deploy::artifact(&session, args.deploy.lambda_zip.as_deref())?;
-    let report = deploy::run(&session, Mode::Apply, &artifact, !args.deploy.no_drift).await?;
+    let report = deploy::run(&session, Mode::Apply, &artifact, !args.deploy.no_drift, &existing).await?;
     if report.declined {
         return Ok(declined(&session, &report));
     }

@@ -8,14 +8,15 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use crate::aws::{Connection, sdk_config};
+use crate::aws::sdk_config;
 use crate::cli::GlobalArgs;
 use crate::commands::steps::starter;
 use crate::config::{self, EnvironmentConfig};
 use crate::deploy::policy::{self, Admitted};
 use crate::error::{Fixable, Outcome};
+use crate::model::connection::Connection;
 use crate::names::partition_of_region;
-use crate::settings::{Invokers, Selection, Sources};
+use crate::settings::{Invokers, Loaded, Sources};
 use crate::ui::output::Reporter;
 use crate::ui::wizard::DEFAULT_ENV;
 
@@ -54,7 +55,8 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
         }
         Err(invalid) => return Err(invalid.into()),
     };
-    let saved = sources.merged(&env).0;
+    let Loaded { target, given: saved, .. } = sources.load(env)?;
+    let env = target.env;
     let profiles: Vec<String> = saved
         .protect
         .iter()
@@ -62,9 +64,9 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
         .map(|entry| format!("{env}-{}", entry.split_once('=').map_or(entry.as_str(), |(name, _)| name)))
         .collect();
     let account = saved.expected_account.as_deref();
-    let admitted = saved_invokers(&selection, &saved, account).await?;
+    let partition = saved_partition(selection.region.as_deref(), &saved);
+    let admitted = saved_invokers(&target.connection, partition, &saved, account).await?;
     if let Some(account) = account {
-        let partition = saved_partition(&selection, &saved);
         for warning in admitted.group_warnings(partition, account) {
             out.warn(&warning);
         }
@@ -82,7 +84,12 @@ pub async fn init(global: &GlobalArgs, out: &Reporter, file: &Path, force: bool)
 }
 
 /// The saved invokers as the starter names them in the saved account (none without one).
-async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, account: Option<&str>) -> Result<Admitted> {
+async fn saved_invokers(
+    connection: &Connection,
+    partition: &str,
+    saved: &EnvironmentConfig,
+    account: Option<&str>,
+) -> Result<Admitted> {
     let invokers = Invokers {
         roles: saved.invoker_roles.clone().unwrap_or_default(),
         users: saved.invoker_users.clone().unwrap_or_default(),
@@ -95,14 +102,9 @@ async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, accoun
     let sdk = if invokers.users.is_empty() {
         aws_config::SdkConfig::builder().build()
     } else {
-        let connection = Connection {
-            profile: selection.profile.clone().or_else(|| saved.profile.clone()),
-            region: selection.region.clone().or_else(|| saved.region.clone()),
-            endpoint_url: selection.endpoint_url.clone().filter(|u| !u.trim().is_empty()),
-        };
-        sdk_config(&connection).await?
+        sdk_config(connection).await?
     };
-    starter::admitted(&sdk, saved_partition(selection, saved), account, &invokers).await.map_err(|error| {
+    starter::admitted(&sdk, partition, account, &invokers).await.map_err(|error| {
         if error.is::<Fixable>() {
             return error;
         }
@@ -114,7 +116,8 @@ async fn saved_invokers(selection: &Selection, saved: &EnvironmentConfig, accoun
     })
 }
 
-/// The saved environment's partition, from its region (no ARN is at hand).
-fn saved_partition(selection: &Selection, saved: &EnvironmentConfig) -> &'static str {
-    selection.region.as_deref().or(saved.region.as_deref()).map_or("aws", partition_of_region)
+/// The saved environment's partition, from its region (`--region`, else the saved one; no ARN is
+/// at hand). AWS_REGION of one shell does not move a saved environment to another partition.
+fn saved_partition(flag: Option<&str>, saved: &EnvironmentConfig) -> &'static str {
+    flag.or(saved.region.as_deref()).map_or("aws", partition_of_region)
 }

@@ -5,7 +5,6 @@
 use anyhow::{Context, Result, bail};
 
 use crate::aws::simulator::Guardrail as Simulated;
-use crate::check::verdict::{self, Verdict};
 use crate::cli::{GlobalArgs, GuardrailKind, ScpArgs};
 use crate::commands::steps::scp::{
     TvmArns, caller_principal, deployers_in_effect, rcp_document, scp_document, simulated_verdicts,
@@ -14,6 +13,7 @@ use crate::commands::steps::session::Session;
 use crate::config::RcpMode;
 use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
+use crate::model::verdict::{self, Verdict};
 use crate::names::{Names, is_role_arn};
 use crate::scp::cases::{self, CHECK, Principals};
 use crate::settings::{Settings, Sources};
@@ -93,7 +93,7 @@ fn offline_settings(global: &GlobalArgs, args: &ScpArgs) -> Result<Settings> {
     let file = crate::config::load(&crate::config::path(global.config.as_deref()))?;
     let selection = global.selection();
     let sources = Sources::new(&selection, &args.settings, file.as_ref());
-    Ok(sources.resolve()?.0)
+    Ok(sources.resolve()?.settings)
 }
 
 /// `scp show`: the exact document, on standard output. Offline, the deployers are the

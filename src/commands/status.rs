@@ -9,10 +9,9 @@ use serde_json::json;
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::commands::steps::drift;
 use crate::commands::steps::session::{Session, environment_stacks};
-use crate::config::EnvironmentConfig;
-use crate::deploy::engine::is_success;
 use crate::deploy::stacks::{Part, TAG_VERSION};
 use crate::error::Outcome;
+use crate::rollout::stacks::is_success;
 use crate::tvm::endpoint::tvm_url;
 use crate::ui::output::Reporter;
 use crate::ui::render::{StatusRow, status_table};
@@ -20,7 +19,7 @@ use crate::ui::render::{StatusRow, status_table};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub async fn run(global: &GlobalArgs, out: &Reporter, args: &StatusArgs) -> Result<Outcome> {
-    let session = Session::open(global, out, &EnvironmentConfig::default()).await?;
+    let session = Session::open_target(global, out).await?;
     let stacks = environment_stacks(&session).await?;
     if stacks.is_empty() {
         session
@@ -49,7 +48,7 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &StatusArgs) -> Resu
         }));
     }
     let api = stacks.iter().find(|s| Part::from_stack_name(session.env(), &s.name) == Some(Part::Api));
-    let endpoint = api.and_then(|api| tvm_url(&api.outputs, session.settings.connection.endpoint_url.as_deref()));
+    let endpoint = api.and_then(|api| tvm_url(&api.outputs, session.emulator()));
     let settled = stacks.iter().all(|s| is_success(&s.status));
     let drifted = if args.no_drift {
         false

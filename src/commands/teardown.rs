@@ -28,9 +28,9 @@ use crate::commands::steps::guardrails::{
 use crate::commands::steps::session::{Session, environment_stacks};
 use crate::commands::steps::smoke_client::{ClientUser, client_user};
 use crate::config::EnvironmentConfig;
-use crate::deploy::model::Deployed;
 use crate::deploy::stacks::Part;
 use crate::error::Outcome;
+use crate::model::cloudformation::Deployed;
 use crate::names::client_user_name;
 use crate::ui::output::Reporter;
 use crate::ui::prompt::Cancelled;

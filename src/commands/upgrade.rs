@@ -8,8 +8,8 @@ use anyhow::Result;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::commands::steps::apply::{changes, smoke_test_unless_skipped};
 use crate::commands::steps::session::Session;
-use crate::deploy::engine::Mode;
 use crate::error::Outcome;
+use crate::rollout::stacks::Mode;
 use crate::ui::output::Reporter;
 
 pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ApplyArgs) -> Result<Outcome> {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::config::Architecture;
-use crate::deploy::model::StoredObject;
 use crate::error::Fixable;
+use crate::model::objects::StoredObject;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {

@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::deploy::model::ResourceDrift;
+use crate::model::cloudformation::ResourceDrift;
 
 /// One drifted property (or a deleted resource) of one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]

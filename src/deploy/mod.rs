@@ -1,14 +1,14 @@
-//! Deploying an environment: the embedded templates and every parameter each stack gets
-//! (`stacks`), the plain CloudFormation data both sides of the SDK share (`model`), the planner
-//! (`plan`), drift findings (`drift`), the engine that applies a wave of stacks (`engine`), the Lambda's code (`artifact`),
-//! its build from the sources the binary carries (`build`) and the policy as deployed (`policy`). The flow that strings them together is
-//! `commands::steps::deploy`.
+//! What to deploy, decided without calling AWS: the embedded templates and every parameter each
+//! stack gets (`stacks`), the planner (`plan`), drift findings (`drift`), whose guardrail stack is
+//! whose (`ownership`), the Lambda's code (`artifact`) and its build from the sources the binary
+//! carries (`build`), and the policy as deployed (`policy`). The engine that applies a plan is
+//! `rollout`; the flow that strings them together is `commands::steps::deploy`. Nothing here
+//! imports `aws`, `rollout`, `ui` or `commands`.
 
 pub mod artifact;
 pub mod build;
 pub mod drift;
-pub mod engine;
-pub mod model;
+pub mod ownership;
 pub mod plan;
 pub mod policy;
 pub mod stacks;

@@ -9,8 +9,8 @@ use std::time::SystemTime;
 
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 
-use crate::deploy::model::Deployed;
 use crate::deploy::stacks::{DesiredStack, TAG_ENV, TAG_TEMPLATE_SHA256};
+use crate::model::cloudformation::Deployed;
 
 /// A `REVIEW_IN_PROGRESS` stack younger than this may belong to another run that is waiting at
 /// its question right now; older ones are taken for leftovers of a run that ended.
@@ -158,8 +158,8 @@ fn reason_suffix(deployed: &Deployed) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::model::Deployed;
     use crate::deploy::stacks::{DesiredStack, Part};
+    use crate::model::cloudformation::Deployed;
 
     fn desired() -> DesiredStack {
         DesiredStack::new(

@@ -12,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use sentinel_tvm_lambda::policy::{self, PolicyError, lint};
 
-use crate::deploy::model::ParameterVersion;
+use crate::model::objects::ParameterVersion;
 
 use crate::error::Fixable;
 use crate::names::SMOKE_PROFILE;
@@ -263,7 +263,7 @@ mod tests {
         let flags =
             EnvironmentConfig { protect: Some(protect.iter().map(|p| p.to_string()).collect()), ..Default::default() };
         let selection = Selection { env: Some("main".into()), ..Selection::default() };
-        Sources::flags_only(&selection, &flags).resolve().unwrap().0.deploy
+        Sources::flags_only(&selection, &flags).resolve().unwrap().settings.deploy
     }
 
     fn admitted(principals: &[&str], groups: &[&str]) -> Admitted {
@@ -310,10 +310,20 @@ mod tests {
         sentinel_tvm_lambda::policy::Principal { user, arn, account_id: "111122223333" }
     }
 
-    /// Who gets `profile` from `text` (just now; no time condition is involved).
+    /// Who gets `profile` from `text`: what the Lambda's own `decide` answers in environment
+    /// `main` (just now; no time condition is involved).
     fn allowed(text: &str, arn: &str, profile: &str) -> bool {
-        let now = jiff::Timestamp::now();
-        matches!(policy::parse(text).unwrap().evaluate(&principal(arn), profile, now), policy::Decision::Allow(_))
+        use sentinel_tvm_lambda::decide::{self, DecisionSettings, OwnFunction, VendRequest};
+        let settings = DecisionSettings {
+            environment: "main",
+            role_prefix: sentinel_tvm_lambda::settings::DEFAULT_ROLE_PREFIX,
+            allowed_accounts: &sentinel_tvm_lambda::identity::AllowedAccounts::Own,
+            default_duration_seconds: 900,
+            own: OwnFunction { partition: "aws", account_id: "111122223333" },
+        };
+        let request = VendRequest { principal: principal(arn), profile: Some(profile), duration: None };
+        let policy = policy::parse(text).unwrap();
+        decide::decide(&settings, &policy, &request, jiff::Timestamp::now()).answer.is_ok()
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The embedded CloudFormation templates: which stacks an environment has, what each is named,
 //! the order they deploy in, and the parameters each receives. Pure: what is deployed, and how
-//! to deploy it, belong to `plan` and `engine`.
+//! to deploy it, belong to `plan` and `rollout::stacks`.
 
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
 use crate::config::ScpMode;
-use crate::deploy::model::{ImportResource, StackRequest};
+use crate::model::cloudformation::{ImportResource, StackRequest};
 use crate::names::{Guardrail, Names, TAG_TVM_ACCOUNT, is_account_id, stack_prefix};
 use crate::settings::Deploy;
 
@@ -394,7 +394,7 @@ impl Inputs<'_> {
                     .scp_document
                     .ok_or_else(|| MissingInput { part: kind.as_str().into(), output: "the policy document".into() })?;
                 // A parameter holds 4,096 characters, an organization policy 5,120: two, joined.
-                let (first, rest) = crate::scp::document::parameters(document);
+                let (first, rest) = split_document(document);
                 p.extend([
                     ("TvmAccountId", tvm_account.clone().unwrap_or_else(|| self.account_id.to_string())),
                     ("PolicyDocument", first),
@@ -445,6 +445,17 @@ impl Inputs<'_> {
     }
 }
 
+/// A CloudFormation parameter value holds at most this much; the guardrail templates join two
+/// parameters (`PolicyDocument`, `PolicyDocumentContinued`), so a document up to AWS's 5,120
+/// characters for an organization policy fits.
+pub const MAX_PARAMETER_CHARS: usize = 4096;
+
+/// A guardrail document split into the template's two parameters, each within a parameter's limit.
+pub fn split_document(document: &str) -> (String, String) {
+    let split = document.char_indices().nth(MAX_PARAMETER_CHARS).map_or(document.len(), |(at, _)| at);
+    (document[..split].to_string(), document[split..].to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,7 +486,7 @@ mod tests {
 
     fn deploy(flags: EnvironmentConfig) -> Deploy {
         let selection = Selection { env: Some("main".into()), ..Selection::default() };
-        Sources::flags_only(&selection, &flags).resolve().unwrap().0.deploy
+        Sources::flags_only(&selection, &flags).resolve().unwrap().settings.deploy
     }
 
     /// Inputs for environment `main` of account 111122223333, everything given; tests change

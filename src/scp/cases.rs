@@ -12,7 +12,7 @@
 
 use super::guarded::{GUARDED, INVOKE_ACTIONS, Tvm};
 use super::rcp::RCP_ACTIONS;
-use crate::check::verdict::Verdict;
+use crate::model::verdict::Verdict;
 
 /// The name of this check.
 pub const CHECK: &str = "scp check";
@@ -290,7 +290,7 @@ pub fn matches_pattern(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::verdict::Status;
+    use crate::model::verdict::Status;
     use crate::scp::document::tests::{EXEC, FUNCTION, SSO_DEPLOYER, denies, tvm};
     use crate::scp::document::{Inputs, document};
 

@@ -20,9 +20,6 @@ use crate::error::Fixable;
 
 /// AWS's limit for an SCP (and an RCP) document, whitespace included.
 pub const MAX_SCP_CHARS: usize = 5120;
-/// A CloudFormation parameter value holds at most this much; the template joins two parameters
-/// (`PolicyDocument`, `PolicyDocumentContinued`), so a document up to [`MAX_SCP_CHARS`] fits.
-pub const MAX_PARAMETER_CHARS: usize = 4096;
 
 /// The ways to assume a role. A protected role trusts only the execution role, so the web
 /// identity and SAML forms could only work after someone widened its trust policy; the SCP
@@ -57,12 +54,6 @@ pub fn within_limit(kind: &str, text: String) -> Result<String, Fixable> {
         ));
     }
     Ok(text)
-}
-
-/// The document split into the template's two parameters, each within a parameter's limit.
-pub fn parameters(document: &str) -> (String, String) {
-    let split = document.char_indices().nth(MAX_PARAMETER_CHARS).map_or(document.len(), |(at, _)| at);
-    (document[..split].to_string(), document[split..].to_string())
 }
 
 fn value(inputs: &Inputs) -> Value {
@@ -131,6 +122,7 @@ fn value(inputs: &Inputs) -> Value {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::deploy::stacks::{MAX_PARAMETER_CHARS, split_document};
     use crate::scp::cases::matches_pattern;
 
     pub const EXEC: &str = "arn:aws:iam::111122223333:role/sentinel-tvm-main-execution";
@@ -349,11 +341,11 @@ pub(crate) mod tests {
         let (glass, deployers) = (one(1, "BreakGlass"), one(1, "AWSReservedSSO_Admin"));
         let typical = document(&inputs(&glass, &deployers, true)).unwrap();
         assert!(typical.len() < MAX_PARAMETER_CHARS, "{}", typical.len());
-        assert_eq!(parameters(&typical), (typical.clone(), String::new()));
+        assert_eq!(split_document(&typical), (typical.clone(), String::new()));
         let (glass, deployers) = (one(5, "BreakGlass"), one(10, "AWSReservedSSO_Admin"));
         let crowded = document(&inputs(&glass, &deployers, true)).unwrap();
         assert!(crowded.len() > MAX_PARAMETER_CHARS && crowded.len() <= MAX_SCP_CHARS, "{}", crowded.len());
-        let (first, rest) = parameters(&crowded);
+        let (first, rest) = split_document(&crowded);
         assert_eq!(first.len(), MAX_PARAMETER_CHARS);
         assert_eq!(format!("{first}{rest}"), crowded);
         eprintln!(

@@ -6,8 +6,8 @@
 //! account); with the RCP, RCPs enabled and room for one more RCP. Reading the facts is
 //! `commands::steps::scp`'s; nothing here calls AWS.
 
-use crate::aws::organizations::{AttachedPolicy, Overview, Target, TargetKind, Unavailable};
-use crate::check::verdict::Verdict;
+use crate::model::organizations::{AttachedPolicy, Overview, Target, TargetKind, Unavailable};
+use crate::model::verdict::Verdict;
 use crate::names::is_scp_target;
 
 /// AWS's limit of SCPs attached directly to one root, OU or account.
@@ -312,8 +312,8 @@ fn root_target(targets: &[TargetFacts]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::organizations::Root;
-    use crate::check::verdict::Status;
+    use crate::model::organizations::Root;
+    use crate::model::verdict::Status;
     use crate::names::legacy_scp_policy_name;
 
     const MANAGEMENT: &str = "111111111111";

@@ -1,12 +1,14 @@
 //! The TVM's URL as clients call it: the API's `execute-api` endpoint on AWS, or the emulator's
-//! path form `<endpoint-url>/_aws/execute-api/<apiId>/` when `--endpoint-url` is set (names
-//! like `<api>.execute-api.localhost` do not resolve for most clients).
+//! path form `<endpoint-url>/_aws/execute-api/<apiId>/` when the endpoint is an emulator on this
+//! machine (`Connection::emulator`; names like `<api>.execute-api.localhost` do not resolve for
+//! most clients).
 
 use std::collections::BTreeMap;
 
-/// The URL for the api stack's `outputs`, or `None` when the stack has no API yet.
-pub fn tvm_url(api_outputs: &BTreeMap<String, String>, endpoint_url: Option<&str>) -> Option<String> {
-    match endpoint_url {
+/// The URL for the api stack's `outputs`, or `None` when the stack has no API yet; `emulator` is
+/// the emulator's endpoint, when there is one.
+pub fn tvm_url(api_outputs: &BTreeMap<String, String>, emulator: Option<&str>) -> Option<String> {
+    match emulator {
         Some(base) => {
             api_outputs.get("ApiId").map(|id| format!("{}/_aws/execute-api/{id}/", base.trim_end_matches('/')))
         }

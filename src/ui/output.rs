@@ -17,9 +17,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::deploy::model::{ResourceChange, StackEvent};
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
+use crate::model::cloudformation::{ResourceChange, StackEvent};
 use crate::ui::render;
 
 /// Cheap to clone: every clone draws on the same terminal lines.

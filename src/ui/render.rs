@@ -5,9 +5,9 @@
 use serde_json::{Value, json};
 
 use crate::deploy::drift::Finding;
-use crate::deploy::model::{ResourceChange, StackEvent};
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
+use crate::model::cloudformation::{ResourceChange, StackEvent};
 
 /// `+` add, `~` modify, `-` remove, `>` import, `?` dynamic.
 pub fn change_marker(action: &str) -> char {

@@ -455,7 +455,7 @@ mod tests {
             ..Default::default()
         };
         let sources = settings::Sources::flags_only(&selection, &flags);
-        let text = summary(&sources.resolve().unwrap().0, "111122223333", "eu-west-2", &[]);
+        let text = summary(&sources.resolve().unwrap().settings, "111122223333", "eu-west-2", &[]);
         assert_eq!(
             text,
             "environment `main` in account 111122223333, region eu-west-2\n  architecture     arm64\n  protects         main-smoke → role SentinelProtected-main-smoke (no permissions)\n  protects         main-prod → role SentinelProtected-main-prod (arn:aws:iam::aws:policy/ReadOnlyAccess)\n  may call the TVM role/Developers\n  policy           the generated starter: the roles and users above (never a group) may have every protected profile, for up to 1 h\n  logs kept        90 days\n  caller proofs    required\n  scp              off\n"
@@ -474,7 +474,8 @@ mod tests {
                 policy_file: file.map(Into::into),
                 ..Default::default()
             };
-            let text = summary(&settings::Sources::flags_only(&selection, &flags).resolve().unwrap().0, "1", "r", &[]);
+            let text =
+                summary(&settings::Sources::flags_only(&selection, &flags).resolve().unwrap().settings, "1", "r", &[]);
             assert_eq!(text.contains("grants no protected profile"), grants_nothing, "{groups:?} {file:?}: {text}");
         }
     }

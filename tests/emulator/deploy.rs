@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_sdk_iam::Client as Iam;
@@ -17,10 +16,10 @@ use sentinel_tvm::aws::iam::{create_user_with_key, get_user, remove_user};
 use sentinel_tvm::aws::residue::Residue;
 use sentinel_tvm::aws::s3::S3;
 use sentinel_tvm::cli::OutputFormat;
-use sentinel_tvm::deploy::engine::{Engine, Mode, StackOutcome, WaveOutcome};
 use sentinel_tvm::deploy::stacks::{DesiredStack, Part, TAG_ENV, TAG_TEMPLATE_SHA256, sha256_hex};
 use sentinel_tvm::names::Names;
 use sentinel_tvm::names::client_user_name;
+use sentinel_tvm::rollout::stacks::{Engine, Mode, StackOutcome, WaveOutcome};
 use sentinel_tvm::ui::output::Reporter;
 use sentinel_tvm::ui::prompt::Scripted;
 use serde_json::Value;
@@ -278,7 +277,15 @@ async fn a_failing_stack_reports_its_reason_rolls_back_and_is_recreated_by_the_n
     let cfn = CloudFormation::new(&emulator.config);
     let out = Reporter::new(OutputFormat::Json);
     let prompt = Scripted::new(&[]);
-    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: &env, drifted: Default::default() };
+    let engine = Engine {
+        cfn: &cfn,
+        out: &out,
+        prompt: &prompt,
+        yes: true,
+        env: &env,
+        drifted: Default::default(),
+        known: None,
+    };
 
     let error =
         engine.run_wave(vec![fixture_stack(&env, BROKEN)], Mode::Apply).await.expect_err("the broken stack fails");
@@ -305,7 +312,15 @@ async fn declining_leaves_no_change_set_and_no_empty_stack() {
     let cfn = CloudFormation::new(&emulator.config);
     let out = Reporter::new(OutputFormat::Json);
     let prompt = Scripted::new(&["n"]);
-    let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: &env, drifted: Default::default() };
+    let engine = Engine {
+        cfn: &cfn,
+        out: &out,
+        prompt: &prompt,
+        yes: false,
+        env: &env,
+        drifted: Default::default(),
+        known: None,
+    };
 
     let outcome = engine.run_wave(vec![fixture_stack(&env, HEALTHY)], Mode::Apply).await.unwrap();
 
@@ -378,22 +393,8 @@ async fn an_environment_whose_roles_would_overlap_anothers_is_refused() {
 
 /// A principal of its own that may do exactly `actions` in IAM (on every resource).
 async fn principal_allowed(emulator: &Emulator, name: &str, actions: &[&str]) -> SdkConfig {
-    let root = Iam::new(&emulator.config);
-    root.create_user().user_name(name).send().await.unwrap();
-    let document = serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-    });
-    root.put_user_policy()
-        .user_name(name)
-        .policy_name("only")
-        .policy_document(document.to_string())
-        .send()
-        .await
-        .unwrap();
-    let key = root.create_access_key().user_name(name).send().await.unwrap();
-    let key = key.access_key().unwrap();
-    let credentials = Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "test-principal");
+    let statements = serde_json::json!([{"Effect": "Allow", "Action": actions, "Resource": "*"}]);
+    let credentials = emulator.iam_user(name, statements).await;
     emulator.config.to_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build()
 }
 

@@ -5,7 +5,7 @@
 //! `sentinel-tvm:tvm-account`; the 0.1 name `sentinel-tvm-<env>-scp` with its `PolicyDocument`
 //! parameter), holding one SSM parameter instead of a policy. What is proven is which stacks the
 //! binary lists, keeps, deletes and leaves alone, by name, tags and document; not the policy
-//! itself (unit tests of `scp::document` and `scp::ownership`).
+//! itself (unit tests of `scp::document` and `deploy::ownership`).
 //!
 //! The emulator's account (000000000000) is the TVM's; 444455556666 is another TVM account
 //! with the same environment name whose guardrails share the management account.

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod calls;
 mod client;
 mod deploy;
 mod docs;

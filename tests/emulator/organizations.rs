@@ -12,9 +12,10 @@
 
 use aws_sdk_organizations::Client;
 use aws_sdk_organizations::types::PolicyType;
-use sentinel_tvm::aws::organizations::{Organizations, TargetKind};
-use sentinel_tvm::check::verdict::{Status, Verdict};
+use sentinel_tvm::aws::organizations::Organizations;
 use sentinel_tvm::commands::steps::scp::organization_verdicts as check;
+use sentinel_tvm::model::organizations::TargetKind;
+use sentinel_tvm::model::verdict::{Status, Verdict};
 
 use crate::emulator_or_skip;
 use crate::support::unique_name;

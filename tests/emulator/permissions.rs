@@ -12,8 +12,8 @@ use sentinel_tvm::aws::iam::{remove_user, role_arn};
 use sentinel_tvm::aws::identity::caller_identity;
 use sentinel_tvm::aws::simulator::denied_actions;
 use sentinel_tvm::check::permissions::required_actions;
-use sentinel_tvm::check::verdict::Status;
 use sentinel_tvm::commands::steps::preflight::permissions_verdict as check;
+use sentinel_tvm::model::verdict::Status;
 use serde_json::{Value, json};
 
 use crate::emulator_or_skip;
@@ -31,18 +31,7 @@ fn signing_as(emulator: &Emulator, credentials: Credentials) -> SdkConfig {
 
 /// An IAM user `name` whose one inline policy has `statements`, and configuration signing as it.
 async fn user_with(emulator: &Emulator, name: &str, statements: Value) -> SdkConfig {
-    let root = Iam::new(&emulator.config);
-    root.create_user().user_name(name).send().await.unwrap();
-    root.put_user_policy()
-        .user_name(name)
-        .policy_name("only")
-        .policy_document(policy(statements))
-        .send()
-        .await
-        .unwrap();
-    let key = root.create_access_key().user_name(name).send().await.unwrap();
-    let key = key.access_key().unwrap();
-    signing_as(emulator, Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "test-user"))
+    signing_as(emulator, emulator.iam_user(name, statements).await)
 }
 
 async fn remove_user_with_policy(emulator: &Emulator, name: &str) {

@@ -1,10 +1,12 @@
 //! The real TVM Lambda (`provided.al2023`, its zip in S3) behind the real HTTP API with IAM auth,
 //! called the way a client calls it: an IAM user with an access key and only the client policy
-//! signs GETs with SigV4 for `execute-api`. Vending, identity, refusals and discovery.
+//! signs GETs with SigV4 for `execute-api`. Vending, identity, refusals, discovery, and the
+//! decision log they leave.
 
 use aws_credential_types::Credentials;
 use sentinel_tvm::deploy::stacks::Part;
 use sentinel_tvm::tvm::http::TvmClient;
+use sentinel_tvm_lambda::decision_log::DecisionLog;
 
 use crate::support::{Emulator, Install, REGION, Workdir, settle, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
@@ -98,6 +100,94 @@ async fn a_client_gets_credentials_for_what_the_policy_grants_and_nothing_else()
 
     remove_client_user(&emulator, &user_name, &policy_arn).await;
     emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+}
+
+/// CONTRACT.md §8 read back: after vends and refusals through the real API, every line the
+/// function wrote to its log group parses as the Lambda crate's own `DecisionLog` and writes the
+/// same bytes again, and the lines are those of the requests made, one each.
+#[tokio::test]
+async fn every_decision_log_line_reads_back_as_the_lambdas_own_record() {
+    let emulator = emulator_or_skip!();
+    let zip = lambda_zip_or_skip!();
+    let env = unique_name("l");
+    let dir = Workdir::new(&env);
+    let user_name = format!("{env}-log-client");
+    let policy = format!(
+        "version: \"1\"\nrules:\n  - name: blocked\n    effect: deny\n    reason: blocked for this test\n    conditions: {{profiles: [{env}-blocked]}}\n  - name: app\n    effect: allow\n    conditions:\n      profiles: [{env}-app, {env}-blocked]\n      principals: [\"arn:aws:iam::000000000000:user/{user_name}\"]\n"
+    );
+    std::fs::write(dir.path.join("policy.yaml"), policy).unwrap();
+    let install = Install::new(&env, &zip)
+        .source_identity_off()
+        .protect("app")
+        .protect("blocked")
+        .args(["--policy-file", "policy.yaml"])
+        .skip_smoke_test()
+        .run(&emulator, &dir);
+    install.assert_code(0);
+
+    let api_id = emulator.stack_output(&Part::Api.stack_name(&env), "ApiId").await;
+    let policy_arn = emulator.stack_output(&Part::ClientPolicy.stack_name(&env), "PolicyArn").await;
+    let (_, credentials) = client_user(&emulator, &user_name, &policy_arn).await;
+    let base = format!("{}/_aws/execute-api/{api_id}/", emulator.endpoint);
+    let client = TvmClient::for_tvm(&base, REGION).unwrap();
+    // A legacy client: it signs for API Gateway and sends no caller proof.
+    let legacy = TvmClient::new(REGION.into()).unwrap();
+    let mut asked = Vec::new();
+    for (client, path, expected) in [
+        (&client, format!("?profile={env}-app&duration=1800"), (200, None)),
+        (&client, format!("?profile={env}-blocked"), (403, Some("POLICY_DENY"))),
+        (&client, format!("?profile={env}-other"), (403, Some("POLICY_DENY"))),
+        (&client, format!("?profile={env}-app&duration=7200"), (400, Some("INVALID_DURATION"))),
+        (&client, "?profile=".to_string(), (400, Some("MISSING_PROFILE"))),
+        (&client, "profiles".to_string(), (200, None)),
+        (&legacy, format!("?profile={env}-app"), (401, Some("PROOF_REQUIRED"))),
+    ] {
+        let answer = client.get(&format!("{base}{path}"), Some(&credentials)).await.unwrap();
+        assert_eq!((answer.status, answer.code().as_deref()), expected, "{path}: {}", answer.body);
+        asked.push(expected);
+    }
+
+    let lines = decision_log_lines(&emulator, &format!("sentinel-tvm-{env}"), asked.len()).await;
+    let mut logged = Vec::new();
+    for line in &lines {
+        let record = DecisionLog::from_json(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(record.to_json(), *line, "written again, byte for byte");
+        logged.push((record.status, record.code));
+    }
+    asked.sort();
+    logged.sort();
+    assert_eq!(logged, asked, "one line per request:\n{}", lines.join("\n"));
+
+    remove_client_user(&emulator, &user_name, &policy_arn).await;
+    emulator.sentinel_tvm(&dir, &["--env", &env, "--yes", "teardown"]).assert_code(0);
+}
+
+/// The JSON lines `function` wrote to its log group (the one its configuration names), once
+/// there are at least `expected`: the runtime's own `START`/`END`/`REPORT` lines are not JSON.
+async fn decision_log_lines(emulator: &Emulator, function: &str, expected: usize) -> Vec<String> {
+    let lambda = aws_sdk_lambda::Client::new(&emulator.config);
+    let configuration = lambda.get_function_configuration().function_name(function).send().await.unwrap();
+    let group = configuration.logging_config().and_then(|logging| logging.log_group()).expect("a log group");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&emulator.config);
+    let mut lines = Vec::new();
+    // Written as each invocation ends; allow for one that is still being written.
+    for _ in 0..50 {
+        let pages = logs.filter_log_events().log_group_name(group).into_paginator().send();
+        let pages: Vec<_> = pages.collect::<Result<Vec<_>, _>>().await.unwrap();
+        lines = pages
+            .iter()
+            .flat_map(|page| page.events())
+            .filter_map(|event| event.message())
+            .map(str::trim_end)
+            .filter(|message| message.starts_with('{'))
+            .map(str::to_string)
+            .collect();
+        if lines.len() >= expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    lines
 }
 
 /// Undoes `client_user`, so teardown can delete the client policy.

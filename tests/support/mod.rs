@@ -6,6 +6,8 @@
 //! `unique_name`. Nothing here may ever talk to anything but a loopback address.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,10 +20,13 @@ use aws_sdk_cloudformation::config::Credentials;
 pub const REGION: &str = "us-east-1";
 
 /// A running emulator, reached through `AWS_ENDPOINT_URL`.
+#[derive(Clone)]
 pub struct Emulator {
     pub endpoint: String,
     /// SDK configuration with the emulator's root credentials.
     pub config: SdkConfig,
+    /// The AWS credentials file the binary under test reads (`None`: none, `/dev/null`).
+    pub credentials_file: Option<PathBuf>,
 }
 
 /// The emulator for this test run, or `None` (with the reason printed) when it is absent and
@@ -47,7 +52,7 @@ pub async fn emulator() -> Option<Emulator> {
         .credentials_provider(Credentials::new("test", "test", None, None, "emulator-root"))
         .load()
         .await;
-    Some(Emulator { endpoint, config })
+    Some(Emulator { endpoint, config, credentials_file: None })
 }
 
 /// A directory of its own for one test (its `sentinel-tvm.yaml` lives there), removed when the
@@ -114,6 +119,34 @@ impl Run {
 }
 
 impl Emulator {
+    /// The same emulator, with the binary under test pointed at `proxy` in front of it (the
+    /// test's own SDK calls still go straight to the emulator).
+    pub fn through(&self, proxy: &proxy::Proxy) -> Emulator {
+        Emulator { endpoint: proxy.endpoint.clone(), ..self.clone() }
+    }
+
+    /// The same emulator, with the binary under test reading the profiles of `file`.
+    pub fn with_credentials_file(&self, file: &Path) -> Emulator {
+        Emulator { credentials_file: Some(file.to_path_buf()), ..self.clone() }
+    }
+
+    /// A new IAM user `name` whose one inline policy (`only`) has `statements`, and its key.
+    pub async fn iam_user(&self, name: &str, statements: serde_json::Value) -> Credentials {
+        let iam = aws_sdk_iam::Client::new(&self.config);
+        iam.create_user().user_name(name).send().await.unwrap();
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        iam.put_user_policy()
+            .user_name(name)
+            .policy_name("only")
+            .policy_document(document.to_string())
+            .send()
+            .await
+            .unwrap();
+        let key = iam.create_access_key().user_name(name).send().await.unwrap();
+        let key = key.access_key().unwrap();
+        Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "test-user")
+    }
+
     /// `sentinel-tvm --env ENV --output json --yes ARGS…` in `dir` (see `sentinel_tvm`).
     pub fn run_json(&self, dir: &Workdir, env: &str, args: &[&str]) -> Run {
         let mut all = vec!["--env", env, "--output", "json", "--yes"];
@@ -192,7 +225,7 @@ impl Emulator {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", REGION)
             .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_file.as_deref().unwrap_or(Path::new("/dev/null")))
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
             .env("XDG_CACHE_HOME", std::env::var_os("XDG_CACHE_HOME").unwrap_or_else(|| dir.path.join(".cache").into()))

@@ -1,5 +1,9 @@
 //! Policy evaluation: rules top to bottom, the first whose conditions all hold decides; nothing
 //! matching is a deny. Also discovery: which profiles a caller could ever be allowed.
+//!
+//! The condition matchers are public, one per condition, for tools that must agree with the
+//! Lambda (`explain`, and whatever compares two policies). `evaluate` is not: outside this crate
+//! a decision is `decide`'s (or `explain`'s), never a second one made beside it.
 
 use jiff::Timestamp;
 
@@ -26,6 +30,14 @@ pub enum Decision<'p> {
 }
 
 impl<'p> Decision<'p> {
+    /// `allow` only when an allow rule decided: nothing matching is a deny.
+    pub fn effect(&self) -> Effect {
+        match self {
+            Decision::Allow(_) => Effect::Allow,
+            Decision::Deny(_) | Decision::NoMatch => Effect::Deny,
+        }
+    }
+
     /// The deciding rule, if one matched.
     pub fn rule(&self) -> Option<&'p Rule> {
         match self {
@@ -40,11 +52,10 @@ impl<'p> Decision<'p> {
 }
 
 impl Policy {
-    pub fn evaluate(&self, principal: &Principal, profile: &str, now: Timestamp) -> Decision<'_> {
-        let matching = self.rules.iter().find(|rule| {
-            let c = &rule.conditions;
-            c.principal_matches(principal) && c.profile_matches(profile) && c.time_matches(now)
-        });
+    /// The first rule whose conditions all hold for `principal` asking for `profile` (the name
+    /// `profiles` conditions match: `ProfileRequest::policy_name`) at `now`.
+    pub(crate) fn evaluate(&self, principal: &Principal, profile: &str, now: Timestamp) -> Decision<'_> {
+        let matching = self.rules.iter().find(|rule| rule.conditions.matches(principal, profile, now));
         match matching {
             Some(rule) if rule.effect == Effect::Allow => Decision::Allow(rule),
             Some(rule) => Decision::Deny(rule),
@@ -79,24 +90,49 @@ impl Policy {
     }
 }
 
+/// Each matcher answers for one condition, and holds when the rule does not have it.
 impl Conditions {
+    /// Whether every condition holds: the rule engine's one test of a rule.
+    pub fn matches(&self, principal: &Principal, profile: &str, now: Timestamp) -> bool {
+        self.principal_matches(principal) && self.profile_matches(profile) && self.time_matches(now)
+    }
+
     /// `users`, `principals` and `accounts`: everything about who is calling.
-    fn principal_matches(&self, principal: &Principal) -> bool {
-        let listed = |list: &Option<Vec<String>>, test: &dyn Fn(&str) -> bool| {
-            list.as_ref().is_none_or(|items| items.iter().any(|item| test(item)))
-        };
-        listed(&self.users, &|user| user == principal.user)
-            && listed(&self.principals, &|pattern| arn_matches(pattern, principal.arn))
-            && listed(&self.accounts, &|account| account == principal.account_id)
+    pub fn principal_matches(&self, principal: &Principal) -> bool {
+        self.user_matches(principal.user)
+            && self.principal_arn_matches(principal.arn)
+            && self.account_matches(principal.account_id)
     }
 
-    fn profile_matches(&self, profile: &str) -> bool {
-        self.profiles.as_ref().is_none_or(|profiles| profiles.iter().any(|p| p == profile))
+    /// `users`: the sanitised username is listed (case-sensitive).
+    pub fn user_matches(&self, user: &str) -> bool {
+        listed(&self.users, |listed| listed == user)
     }
 
-    fn time_matches(&self, now: Timestamp) -> bool {
+    /// `principals`: the caller's ARN matches one of the patterns (`arn_matches`).
+    pub fn principal_arn_matches(&self, arn: &str) -> bool {
+        listed(&self.principals, |pattern| arn_matches(pattern, arn))
+    }
+
+    /// `accounts`: the caller's account is listed.
+    pub fn account_matches(&self, account_id: &str) -> bool {
+        listed(&self.accounts, |listed| listed == account_id)
+    }
+
+    /// `profiles`: the profile name is listed.
+    pub fn profile_matches(&self, profile: &str) -> bool {
+        listed(&self.profiles, |listed| listed == profile)
+    }
+
+    /// `time`: the moment is inside the window.
+    pub fn time_matches(&self, now: Timestamp) -> bool {
         self.time.as_ref().is_none_or(|window| window.contains(now))
     }
+}
+
+/// A list condition: absent, or some entry passes `test`.
+fn listed(list: &Option<Vec<String>>, test: impl Fn(&str) -> bool) -> bool {
+    list.as_ref().is_none_or(|items| items.iter().any(|item| test(item)))
 }
 
 /// Case-sensitive match of an ARN against a pattern in which `*` stands for any run of

@@ -1,20 +1,22 @@
 //! The TVM policy (CONTRACT.md §7): YAML text from one SSM parameter, parsed and validated strictly
 //! (unknown keys, unknown effects, bad days, hours or time zones, duplicate rule names and empty
-//! conditions are load errors), then evaluated top to bottom.
+//! conditions are load errors), then evaluated top to bottom (`explain` says why, rule by rule).
 //!
 //! The installer's `policy validate` calls `parse` too: one implementation, so a policy the
 //! installer accepts is exactly a policy the Lambda accepts.
 
 pub mod callers;
 mod eval;
+pub mod explain;
 pub mod lint;
 mod load;
 pub mod pin;
 mod window;
 
 pub use eval::{Decision, NO_MATCHING_RULE, Principal, arn_matches};
+pub use explain::{Explanation, explain};
 pub use load::{PolicyError, Problem, parse, prepend_rules};
-pub use window::{Hours, TimeWindow};
+pub use window::{Hours, LocalMoment, TimeWindow};
 
 /// A validated policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +39,10 @@ pub struct Rule {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Readable as the decision log writes it (`allow`, `deny`); the policy's own `effect` key is
+/// parsed by `load`, which names the line of a bad one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Effect {
     Allow,
     Deny,

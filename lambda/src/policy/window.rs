@@ -31,14 +31,50 @@ impl Hours {
     }
 }
 
+/// A moment as a window sees it: the day and the minute of the day in the window's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalMoment {
+    pub day: Weekday,
+    /// Minutes after local midnight, 0..1440.
+    pub minute: u16,
+}
+
 impl TimeWindow {
+    /// Whether `now` is inside the window: its local day is one of the days and its local minute
+    /// within the hours.
     pub fn contains(&self, now: Timestamp) -> bool {
+        let LocalMoment { day, minute } = self.local(now);
+        self.day_holds(day) && self.hours_hold(minute)
+    }
+
+    /// `now` in the window's zone, to the minute (daylight saving followed).
+    pub fn local(&self, now: Timestamp) -> LocalMoment {
         let local = now.to_zoned(self.timezone.clone());
-        let day_ok = self.days.is_none_or(|days| days & day_bit(local.weekday()) != 0);
         let minute = u16::try_from(local.hour()).unwrap_or(0) * 60 + u16::try_from(local.minute()).unwrap_or(0);
-        day_ok && self.hours.is_none_or(|hours| hours.contains(minute))
+        LocalMoment { day: local.weekday(), minute }
+    }
+
+    /// Whether `day` is one of the window's days (every day without `days`).
+    pub fn day_holds(&self, day: Weekday) -> bool {
+        self.days.is_none_or(|days| days & day_bit(day) != 0)
+    }
+
+    /// Whether `minute` is within the window's hours (every minute without `hours`).
+    pub fn hours_hold(&self, minute: u16) -> bool {
+        self.hours.is_none_or(|hours| hours.contains(minute))
     }
 }
+
+/// Each day as a policy names it, Monday first.
+const DAYS: [(&str, Weekday); 7] = [
+    ("monday", Weekday::Monday),
+    ("tuesday", Weekday::Tuesday),
+    ("wednesday", Weekday::Wednesday),
+    ("thursday", Weekday::Thursday),
+    ("friday", Weekday::Friday),
+    ("saturday", Weekday::Saturday),
+    ("sunday", Weekday::Sunday),
+];
 
 pub fn day_bit(day: Weekday) -> u8 {
     1 << day.to_monday_zero_offset()
@@ -46,16 +82,25 @@ pub fn day_bit(day: Weekday) -> u8 {
 
 /// `monday` … `sunday`, any case.
 pub fn parse_day(name: &str) -> Option<Weekday> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "monday" => Weekday::Monday,
-        "tuesday" => Weekday::Tuesday,
-        "wednesday" => Weekday::Wednesday,
-        "thursday" => Weekday::Thursday,
-        "friday" => Weekday::Friday,
-        "saturday" => Weekday::Saturday,
-        "sunday" => Weekday::Sunday,
-        _ => return None,
-    })
+    DAYS.iter().find(|(day, _)| day.eq_ignore_ascii_case(name)).map(|&(_, day)| day)
+}
+
+/// The names of the days in a `days` mask, Monday first, as a policy writes them.
+pub fn days_in(mask: u8) -> Vec<&'static str> {
+    DAYS.iter().filter(|(_, day)| mask & day_bit(*day) != 0).map(|&(name, _)| name).collect()
+}
+
+/// `Monday` … `Sunday`: a day as a sentence names it.
+pub fn day_name(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Monday => "Monday",
+        Weekday::Tuesday => "Tuesday",
+        Weekday::Wednesday => "Wednesday",
+        Weekday::Thursday => "Thursday",
+        Weekday::Friday => "Friday",
+        Weekday::Saturday => "Saturday",
+        Weekday::Sunday => "Sunday",
+    }
 }
 
 /// `HH:MM` from `00:00` to `24:00`, in minutes after midnight.
@@ -144,5 +189,15 @@ mod tests {
         assert_eq!(parse_day("sunday"), Some(Weekday::Sunday));
         assert_eq!(parse_day("mon"), None);
         assert_eq!(parse_day("funday"), None);
+    }
+
+    #[test]
+    fn a_days_mask_reads_back_as_the_names_a_policy_writes() {
+        let mask = [Weekday::Sunday, Weekday::Monday, Weekday::Friday].iter().fold(0, |mask, day| mask | day_bit(*day));
+        assert_eq!(days_in(mask), ["monday", "friday", "sunday"]);
+        assert_eq!(days_in(0b111_1111).len(), 7);
+        for (name, day) in DAYS {
+            assert_eq!((parse_day(name), day_name(day).to_lowercase()), (Some(day), name.to_string()));
+        }
     }
 }

@@ -9,12 +9,13 @@ use jiff::Timestamp;
 use sentinel_tvm_lambda::contract::Credentials;
 use sentinel_tvm_lambda::event::Event;
 use sentinel_tvm_lambda::policy::pin::sha256_hex;
+use sentinel_tvm_lambda::proof::{self, AUDIENCE_HEADER, NONCE_HEADER};
 use sentinel_tvm_lambda::service::{
     AssumeRoleRequest, CredentialIssuer, Handled, IdentityVerifier, Invocation, PolicySource, ProofAnswer,
     ProofRequest, Tvm, request_deadline,
 };
 use sentinel_tvm_lambda::settings::Settings;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:eu-west-2:111122223333:function:sentinel-tvm-main";
 /// The policy version every harness pins (`TVM_POLICY_PARAMETER`).
@@ -81,6 +82,23 @@ pub fn caller_identity_answer(arn: &str, account: &str) -> ProofAnswer {
             "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AIDAEXAMPLE</UserId><Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
         ),
     }
+}
+
+/// A proof's headers as a client signs them (the signature is the fake STS's to judge).
+pub fn proof_headers(key: &str, audience: &str, date: &str, signature: &str) -> Value {
+    json!({
+        "authorization": format!("AWS4-HMAC-SHA256 Credential={key}/{}/eu-west-2/sts/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-sentinel-tvm-audience;x-sentinel-tvm-nonce, Signature={signature}", &date[..8]),
+        "content-type": proof::CONTENT_TYPE,
+        "host": "sts.eu-west-2.amazonaws.com",
+        "x-amz-date": date,
+        AUDIENCE_HEADER: audience,
+        NONCE_HEADER: "00112233445566778899aabbccddeeff",
+    })
+}
+
+/// The `x-sentinel-tvm-proof` header carrying `headers`.
+pub fn carrier(headers: &Value) -> String {
+    proof::base64url_encode(headers.to_string().as_bytes())
 }
 
 /// A TVM over the fakes, with the fakes' recordings in reach.

@@ -4,19 +4,21 @@
 use anyhow::{Result, bail};
 
 use super::deploy;
-use super::session::Session;
+use super::session::{Session, named_stacks};
 use super::smoke::prove;
 use crate::cli::{ApplyArgs, DeployArgs};
-use crate::deploy::engine::Mode;
 use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
+use crate::model::cloudformation::Deployed;
+use crate::rollout::stacks::Mode;
 
 /// The shared flow of `upgrade` and `diff`: the environment must exist; rebuild, then deploy
 /// (or preview) only what changed.
 pub async fn changes(session: &Session, args: &DeployArgs, mode: Mode) -> Result<Outcome> {
-    require_installed(session).await?;
+    let named = named_stacks(session).await?;
+    require_installed(session, &named)?;
     let artifact = deploy::artifact(session, args.lambda_zip.as_deref())?;
-    let report = deploy::run(session, mode, &artifact, !args.no_drift).await?;
+    let report = deploy::run(session, mode, &artifact, !args.no_drift, &named).await?;
     if report.declined {
         return Ok(declined(session, &report));
     }
@@ -27,10 +29,10 @@ pub async fn changes(session: &Session, args: &DeployArgs, mode: Mode) -> Result
     Ok(Outcome::Success)
 }
 
-/// Refuses an environment whose api stack is missing.
-pub async fn require_installed(session: &Session) -> Result<()> {
+/// Refuses an environment whose api stack is missing from `named` (the environment's listing).
+pub fn require_installed(session: &Session, named: &[Deployed]) -> Result<()> {
     let api = Part::Api.stack_name(session.env());
-    if session.cloudformation().describe(&api).await?.is_none() {
+    if !named.iter().any(|stack| stack.name == api) {
         bail!(Fixable::new(
             format!(
                 "environment `{}` is not installed in account {} (no stack `{api}`)",

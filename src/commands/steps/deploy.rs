@@ -10,17 +10,18 @@ use anyhow::{Context, Result};
 use futures_util::future::try_join_all;
 use serde_json::json;
 
-use super::session::{Session, environment_stacks};
+use super::session::{Session, environment_stacks_of};
 use super::{drift, policy_pin, scp, starter};
 use crate::aws::logs::log_group_exists;
 use crate::config::{Architecture, IdentityProof};
 use crate::deploy::artifact::{self, Artifact};
 use crate::deploy::build::{self, Prepared};
-use crate::deploy::engine::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
-use crate::deploy::model::{Deployed, StoredObject};
 use crate::deploy::policy;
 use crate::deploy::stacks::{self, DesiredStack, Inputs, MissingInput, Outputs, Part};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::objects::StoredObject;
+use crate::rollout::stacks::{Engine, Mode, StackOutcome, StackResult, WaveOutcome};
 use crate::tvm::endpoint::tvm_url;
 use crate::ui::output::Reporter;
 
@@ -126,8 +127,16 @@ pub fn lambda_build(out: &Reporter, architecture: Architecture) -> Result<Artifa
 
 /// Detects drift (unless `detect_drift` is off), runs the waves, retires the stacks no longer
 /// configured, deploys (or retires) the SCP, and prunes old code. A declined question ends the
-/// run there (`Report::declined`).
-pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drift: bool) -> Result<Report> {
+/// run there (`Report::declined`). `named` is every stack named for the environment, listed
+/// once as the run began (`session::named_stacks`): the whole run plans from it and lists or
+/// describes the environment's stacks no more.
+pub async fn run(
+    session: &Session,
+    mode: Mode,
+    artifact: &Artifact,
+    detect_drift: bool,
+    named: &[Deployed],
+) -> Result<Report> {
     if session.settings.deploy.identity_proof == IdentityProof::Off {
         session.out.warn(IdentityProof::OFF_WARNING);
     }
@@ -139,14 +148,15 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
     }
     let cfn = session.cloudformation();
     let mut engine = session.engine(&cfn);
-    let deployed = environment_stacks(session).await?;
+    engine.known = Some(named);
+    let deployed = environment_stacks_of(session.env(), named.to_vec());
     let restored =
         if detect_drift { drift_restores(session, &deployed, &mut engine, mode).await? } else { Some(Vec::new()) };
     let Some(restored) = restored else {
         return Ok(Report { mode, results: Vec::new(), retired: Vec::new(), endpoint: None, declined: true });
     };
     let key = artifact.key();
-    let previous_key = deployed_artifact_key(session).await?;
+    let previous_key = deployed_artifact_key(session.env(), named);
     let parts = stacks::parts(deploy);
     let waves = parts.iter().map(Part::wave).max().unwrap_or(0);
     let mut outputs = Outputs::new();
@@ -186,12 +196,11 @@ pub async fn run(session: &Session, mode: Mode, artifact: &Artifact, detect_drif
         }
     }
     mark_restored(&mut results, &restored, mode);
-    let endpoint =
-        outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.settings.connection.endpoint_url.as_deref()));
-    let Some(mut retired) = retire(session, &engine, &parts, mode).await? else {
+    let endpoint = outputs.get(&Part::Api).and_then(|api| tvm_url(api, session.emulator()));
+    let Some(mut retired) = retire(session, &engine, &parts, mode, &deployed).await? else {
         return Ok(Report { mode, results, retired: Vec::new(), endpoint, declined: true });
     };
-    match scp::apply(session, mode, &outputs).await? {
+    match scp::apply(session, mode, &outputs, named).await? {
         scp::Applied::Nothing => {}
         scp::Applied::Done(done) => results.extend(done),
         scp::Applied::Retired(name) => retired.push(name),
@@ -244,9 +253,9 @@ fn mark_restored(results: &mut [StackResult], restored: &[String], mode: Mode) {
 }
 
 /// The code the deployed API stack runs, if there is one.
-async fn deployed_artifact_key(session: &Session) -> Result<Option<String>> {
-    let api = session.cloudformation().describe(&Part::Api.stack_name(session.env())).await?;
-    Ok(api.and_then(|api| api.parameters.get("ArtifactKey").cloned()))
+fn deployed_artifact_key(env: &str, named: &[Deployed]) -> Option<String> {
+    let api = Part::Api.stack_name(env);
+    named.iter().find(|stack| stack.name == api).and_then(|api| api.parameters.get("ArtifactKey").cloned())
 }
 
 /// Removes code zips other than the current and the previous one (which a rollback of the API
@@ -266,8 +275,16 @@ async fn prune_code(session: &Session, outputs: &Outputs, current: &str, previou
 
 /// Deletes the stacks no longer configured (`stacks::retired`: protected roles, the audit stack),
 /// asking first unless `--yes`; in a preview, only names them. `None` when the user said no.
-async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mode) -> Result<Option<Vec<String>>> {
-    let deployed: Vec<String> = environment_stacks(session).await?.into_iter().map(|s| s.name).collect();
+/// `deployed` is the environment's stacks as the run began: a stack the run created is
+/// configured, so never retired.
+async fn retire(
+    session: &Session,
+    engine: &Engine<'_>,
+    parts: &[Part],
+    mode: Mode,
+    deployed: &[Deployed],
+) -> Result<Option<Vec<String>>> {
+    let deployed: Vec<String> = deployed.iter().map(|s| s.name.clone()).collect();
     let retired: Vec<String> =
         stacks::retired(session.env(), parts, &deployed).into_iter().map(str::to_string).collect();
     if retired.is_empty() {
@@ -288,7 +305,7 @@ async fn retire(session: &Session, engine: &Engine<'_>, parts: &[Part], mode: Mo
 }
 
 /// Marks, on each desired stack, the resources it retains that exist already (the log groups an
-/// earlier install kept): if the stack is created, it adopts them (`engine`). A stack that is
+/// earlier install kept): if the stack is created, it adopts them (`rollout::stacks`). A stack that is
 /// deployed (`deployed`, as the run began) and will not be created again adopts nothing, so an
 /// upgrade asks CloudWatch Logs nothing.
 async fn find_retained(session: &Session, deployed: &[Deployed], desired: &mut [DesiredStack]) -> Result<()> {

@@ -20,11 +20,12 @@ use super::session::{Session, environment_stacks};
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam_role;
 use crate::deploy::drift::{self, Finding};
-use crate::deploy::engine::Mode;
-use crate::deploy::model::Deployed;
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
-use crate::names::is_emulator_endpoint;
+use crate::model::cloudformation::Deployed;
+use crate::rollout::stacks::Mode;
+use crate::settings::Scope;
+use crate::ui::output::Reporter;
 use crate::ui::prompt;
 use crate::ui::render;
 
@@ -54,7 +55,7 @@ impl Drift {
 }
 
 /// Detects drift on every stack in `stacks` that CloudFormation can check, all at once.
-pub async fn detect(session: &Session, stacks: &[Deployed]) -> Result<Drift> {
+pub async fn detect<S: Scope>(session: &Session<S>, stacks: &[Deployed]) -> Result<Drift> {
     let cfn = session.cloudformation();
     let (checkable, busy): (Vec<&Deployed>, Vec<&Deployed>) = stacks.iter().partition(|s| detectable(&s.status));
     if !checkable.is_empty() {
@@ -91,18 +92,18 @@ struct Progress {
 }
 
 impl Progress {
-    fn tick(&self, session: &Session) {
+    fn tick(&self, out: &Reporter) {
         let mut told = self.told.lock().unwrap_or_else(PoisonError::into_inner);
         if told.elapsed() >= PROGRESS_EVERY {
-            session.out.note(&format!("still detecting drift ({} s)", self.started.elapsed().as_secs()));
+            out.note(&format!("still detecting drift ({} s)", self.started.elapsed().as_secs()));
             *told = Instant::now();
         }
     }
 }
 
-async fn detect_one(
+async fn detect_one<S: Scope>(
     cfn: &CloudFormation,
-    session: &Session,
+    session: &Session<S>,
     stack: &str,
     progress: &Progress,
 ) -> Result<(Vec<Finding>, Option<(String, String)>)> {
@@ -119,7 +120,7 @@ async fn detect_one(
                 "run it again; `--no-drift` skips detection",
             ));
         }
-        progress.tick(session);
+        progress.tick(&session.out);
         tokio::time::sleep(POLL_EVERY).await;
     };
     let findings = cfn.drifted_resources(stack).await?.iter().flat_map(drift::findings).collect();
@@ -131,7 +132,7 @@ async fn detect_one(
 
 /// Every finding as a security finding (text on stderr, or one JSON object each), and every
 /// stack whose drift is unknown as a warning.
-pub fn report(session: &Session, drift: &Drift) {
+pub fn report<S: Scope>(session: &Session<S>, drift: &Drift) {
     for finding in &drift.findings {
         session.out.json(render::json::drift(finding));
         session.out.warn(&render::drift_finding(finding));
@@ -144,7 +145,7 @@ pub fn report(session: &Session, drift: &Drift) {
 /// Whether this run's restores need `restore_on_emulator` (an emulator on this machine) rather
 /// than drift-aware change sets (AWS).
 pub fn restores_outside_cloudformation(session: &Session) -> bool {
-    is_emulator_endpoint(session.settings.connection.endpoint_url.as_deref())
+    session.emulator().is_some()
 }
 
 /// What became of the drift an emulator restore was asked for.

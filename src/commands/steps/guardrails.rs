@@ -1,54 +1,31 @@
 //! The guardrail stacks in the organization's account, as stacks: finding them, bringing
 //! this TVM's to what is wanted (the new SCP attached before the 0.1 one goes, and never a
 //! stack another TVM account owns), deleting them, and what teardown does with them. Whose a
-//! stack is decides `crate::scp::ownership`; the documents and the organization's checks are
-//! `commands::steps::scp`'s. The organization's credentials (`Org`) are opened here.
+//! stack is decides `crate::deploy::ownership`; the documents and the organization's checks are
+//! `commands::steps::scp`'s; the organization's credentials are the session's (`Session::org`).
 
-use anyhow::{Context, Result, bail};
-use aws_config::SdkConfig;
+use anyhow::{Result, bail};
 
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
-use crate::aws::identity::{Identity, caller_identity};
-use crate::aws::{Connection, sdk_config};
 use crate::config::ScpMode;
-use crate::deploy::engine::{Engine, Mode, StackResult, WaveOutcome};
-use crate::deploy::model::Deployed;
+use crate::deploy::ownership::{self, Owner};
 use crate::deploy::stacks::{DesiredStack, Part};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
 use crate::names::stack_prefix;
-use crate::scp::ownership::{self, Owner};
+use crate::rollout::stacks::{Engine, Mode, StackResult, WaveOutcome};
 use crate::ui::output::Reporter;
-
-/// The credentials the guardrail stacks are deployed with: `--org-profile`, else the session's.
-pub struct Org {
-    pub sdk: SdkConfig,
-    pub identity: Identity,
-}
-
-impl Org {
-    pub async fn open(session: &Session) -> Result<Org> {
-        let Some(profile) = session.settings.deploy.scp.org_profile.clone() else {
-            return Ok(Org { sdk: session.sdk.clone(), identity: session.identity.clone() });
-        };
-        let connection = Connection {
-            profile: Some(profile.clone()),
-            region: session.sdk.region().map(|r| r.to_string()),
-            endpoint_url: session.settings.connection.endpoint_url.clone(),
-        };
-        let sdk = sdk_config(&connection).await?;
-        let identity = caller_identity(&sdk)
-            .await
-            .with_context(|| format!("reading who `--org-profile {profile}` is (the organization's credentials)"))?;
-        Ok(Org { sdk, identity })
-    }
-}
 
 /// The guardrail stacks of environment `env` in the organization's account, whoever's.
 pub async fn guardrail_stacks(cfn: &CloudFormation, env: &str) -> Result<Vec<Deployed>> {
-    let mut stacks = cfn.list(&stack_prefix(env)).await?;
-    stacks.retain(|s| matches!(Part::from_stack_name(env, &s.name), Some(Part::Guardrail { .. })));
-    Ok(stacks)
+    Ok(guardrail_stacks_of(env, cfn.list(&stack_prefix(env)).await?))
+}
+
+/// Of the stacks named for `env` (`stack_prefix`), the guardrail stacks, whoever's.
+pub fn guardrail_stacks_of(env: &str, mut named: Vec<Deployed>) -> Vec<Deployed> {
+    named.retain(|s| matches!(Part::from_stack_name(env, &s.name), Some(Part::Guardrail { .. })));
+    named
 }
 
 /// Brings each of `desired` (this TVM's guardrail stacks, in order) to what it should be, then
@@ -124,7 +101,7 @@ pub struct TeardownGuardrails {
 /// organization's account cannot be reached and an SCP is enforced, teardown stops instead:
 /// the TVM is not removed while an SCP naming it may exist.
 pub async fn for_teardown(session: &Session, tvm_stacks_here: bool, asked: bool) -> Result<Option<TeardownGuardrails>> {
-    let org = match Org::open(session).await {
+    let org = match session.org().await {
         Ok(org) => org,
         Err(error) if session.settings.deploy.scp.mode == ScpMode::Enforce => {
             return Err(error.context(Fixable::new(
@@ -137,7 +114,7 @@ pub async fn for_teardown(session: &Session, tvm_stacks_here: bool, asked: bool)
     let cfn = CloudFormation::new(&org.sdk);
     let found = guardrail_stacks(&cfn, session.env()).await?;
     let plan = ownership::teardown(&found, session.env(), &session.identity.account_id, tvm_stacks_here, asked);
-    Ok(Some(TeardownGuardrails { cfn, account_id: org.identity.account_id, plan }))
+    Ok(Some(TeardownGuardrails { cfn, account_id: org.identity.account_id.clone(), plan }))
 }
 
 /// Deletes the guardrail stacks teardown listed (and was allowed to), before the TVM they name.
@@ -308,7 +285,15 @@ mod tests {
         let cfn = fake_cloudformation(fake.clone());
         let out = Reporter::new(OutputFormat::Json);
         let prompt = Scripted::new(&[]);
-        let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: "main", drifted: BTreeMap::new() };
+        let engine = Engine {
+            cfn: &cfn,
+            out: &out,
+            prompt: &prompt,
+            yes: true,
+            env: "main",
+            drifted: BTreeMap::new(),
+            known: None,
+        };
         let asked = Mutex::new(Vec::new());
         let agrees = |question: &str| {
             asked.lock().unwrap().push(question.to_string());
@@ -343,8 +328,15 @@ mod tests {
             let cfn = fake_cloudformation(fake.clone());
             let out = Reporter::new(OutputFormat::Json);
             let prompt = Scripted::new(&[]);
-            let engine =
-                Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: "main", drifted: BTreeMap::new() };
+            let engine = Engine {
+                cfn: &cfn,
+                out: &out,
+                prompt: &prompt,
+                yes: true,
+                env: "main",
+                drifted: BTreeMap::new(),
+                known: None,
+            };
             let agrees = |_: &str| Ok(answer);
             let legacy = ["sentinel-tvm-main-scp".to_string()];
             converge(&engine, &out, OURS, vec![desired_scp()], &legacy, mode, &agrees).await.unwrap();
@@ -367,8 +359,15 @@ mod tests {
             let cfn = fake_cloudformation(fake.clone());
             let out = Reporter::new(OutputFormat::Json);
             let prompt = Scripted::new(&[]);
-            let engine =
-                Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: true, env: "main", drifted: BTreeMap::new() };
+            let engine = Engine {
+                cfn: &cfn,
+                out: &out,
+                prompt: &prompt,
+                yes: true,
+                env: "main",
+                drifted: BTreeMap::new(),
+                known: None,
+            };
             let legacy = ["sentinel-tvm-main-scp".to_string()];
 
             let error = converge(&engine, &out, OURS, vec![desired_scp()], &legacy, Mode::Apply, &|_| Ok(true))

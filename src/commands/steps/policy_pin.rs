@@ -7,10 +7,10 @@ use anyhow::{Result, bail};
 
 use super::session::Session;
 use crate::aws::ssm;
-use crate::deploy::engine::Mode;
 use crate::deploy::policy::version_holding;
 use crate::deploy::stacks::{Outputs, Part};
 use crate::error::Fixable;
+use crate::rollout::stacks::Mode;
 
 /// The version to pin; `None` only in a preview whose policy stack does not exist yet. A preview
 /// whose policy stack would change shows the version its update would write: the latest plus one.

@@ -10,7 +10,6 @@ use std::path::Path;
 use anyhow::Result;
 use aws_config::SdkConfig;
 
-use super::guardrails::Org;
 use super::scp::org_verdicts;
 use super::session::Session;
 use super::starter;
@@ -20,13 +19,13 @@ use crate::aws::simulator::denied_actions;
 use crate::check::permissions::{self, Principal};
 use crate::check::preflight;
 use crate::check::toolchain::{self, Toolchain};
-use crate::check::verdict::{self, Verdict};
 use crate::config::ScpMode;
 use crate::deploy::build;
-use crate::deploy::model::Deployed;
 use crate::deploy::policy::{self, MAX_POLICY_BYTES};
 use crate::deploy::stacks::Part;
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::verdict::{self, Verdict};
 
 /// Runs every check and prints its verdict; `false` when one failed (nothing was touched).
 /// `stacks` are those named for the environment (`stack_prefix`), whoever made them.
@@ -137,8 +136,8 @@ async fn permissions(session: &Session) -> Verdict {
 
 /// The organization's checks for the SCP; credentials that do not reach it fail here.
 async fn organization(session: &Session) -> Vec<Verdict> {
-    let checked = match Org::open(session).await {
-        Ok(org) => org_verdicts(session, &org).await,
+    let checked = match session.org().await {
+        Ok(org) => org_verdicts(session, org).await,
         Err(error) => Err(error),
     };
     checked.unwrap_or_else(|error| {

@@ -2,30 +2,32 @@
 //! account, deployed after the TVM's stacks by `install`/`upgrade` (`scp_mode`/`rcp_mode:
 //! enforce`, after the organization's pre-flight and the lock-out guard), the 0.1 SCP migrated,
 //! stacks no longer wanted retired, and, for `teardown`, the list of what it deletes. Only
-//! stacks `scp::ownership` finds this TVM's are ever updated or deleted (T11). The documents are
+//! stacks `deploy::ownership` finds this TVM's are ever updated or deleted (T11). The documents are
 //! `crate::scp::document` and `crate::scp::rcp`; the organization's facts mean what
 //! `crate::scp::organization` says; the simulated cases are `crate::scp::cases`.
 
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
-use super::guardrails::{self, Org};
+use super::guardrails;
+use super::session::Org;
 use super::session::Session;
 use crate::aws::cloudformation::CloudFormation;
 use crate::aws::iam::role_arn;
 use crate::aws::organizations::Organizations;
 use crate::aws::simulator::{self, Guardrail as Simulated, Simulation};
-use crate::check::verdict::{self, Verdict};
 use crate::config::{RcpMode, ScpMode};
-use crate::deploy::engine::{Mode, StackResult};
+use crate::deploy::ownership;
 use crate::deploy::stacks::{Inputs, Outputs, Part};
 use crate::error::Fixable;
+use crate::model::cloudformation::Deployed;
+use crate::model::verdict::{self, Verdict};
 use crate::names::{Guardrail, guardrail_policy_name};
+use crate::rollout::stacks::{Mode, StackResult};
 use crate::scp::cases::{self, Case, LOCKOUT_CHECK};
 use crate::scp::deployers::{self, Caller};
 use crate::scp::guarded::Tvm;
 use crate::scp::organization::{self, Facts, RcpFacts};
-use crate::scp::ownership;
 use crate::scp::{document, rcp};
 use crate::settings::Settings;
 
@@ -157,6 +159,11 @@ pub async fn caller_principal(session: &Session) -> Result<String> {
 
 /// The deployers in effect: configured, else the caller resolved with its path.
 pub async fn deployers_in_effect(session: &Session) -> Result<Vec<String>> {
+    let gathered = session.gathered.deployers.get_or_try_init(|| find_deployers(session)).await?;
+    Ok(gathered.clone())
+}
+
+async fn find_deployers(session: &Session) -> Result<Vec<String>> {
     let configured = &session.settings.deploy.scp.deployers;
     if !configured.is_empty() {
         return Ok(configured.clone());
@@ -168,17 +175,24 @@ pub async fn deployers_in_effect(session: &Session) -> Result<Vec<String>> {
 
 /// After the TVM's stacks: deploys the wanted guardrails (after the organization's checks and
 /// the lock-out guard), migrates the 0.1 SCP, retires what is no longer wanted, and names what
-/// is another TVM's and left alone.
-pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<Applied> {
+/// is another TVM's and left alone. `named` is the environment's listing in the TVM's account
+/// (`session::named_stacks`): where the organization's credentials are the TVM account's in
+/// the same region, the guardrail stacks are among them and are not listed again.
+pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs, named: &[Deployed]) -> Result<Applied> {
     let wanted = wanted(&session.settings);
-    let org = match Org::open(session).await {
+    let org = match session.org().await {
         Ok(org) => org,
         // Nothing wanted and no way to look: nothing to retire that we could reach.
         Err(_) if wanted.is_empty() => return Ok(Applied::Nothing),
         Err(error) => return Err(error),
     };
     let cfn = CloudFormation::new(&org.sdk);
-    let found = guardrails::guardrail_stacks(&cfn, session.env()).await?;
+    let here = org.identity.account_id == session.identity.account_id && org.sdk.region() == session.sdk.region();
+    let found = if here {
+        guardrails::guardrail_stacks_of(session.env(), named.to_vec())
+    } else {
+        guardrails::guardrail_stacks(&cfn, session.env()).await?
+    };
     let plan = ownership::plan(&found, session.env(), &session.identity.account_id, &wanted);
     for (name, whose) in &plan.foreign {
         session
@@ -193,7 +207,7 @@ pub async fn apply(session: &Session, mode: Mode, outputs: &Outputs) -> Result<A
             session.out.note("the guardrails name the TVM's execution role, function and bucket, which are not deployed yet; `install` deploys them after those");
             return Ok(Applied::Nothing);
         }
-        match deploy(session, &org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
+        match deploy(session, org, &cfn, mode, outputs, &wanted, &plan.migrate).await? {
             Some(done) => results = done,
             None => return Ok(Applied::Declined),
         }
@@ -294,8 +308,14 @@ async fn lockout_guard(session: &Session, scp: &str, arns: &TvmArns) -> Result<(
     Ok(())
 }
 
-/// The organization's checks (`crate::scp::organization`) for this environment's guardrails.
+/// The organization's checks (`crate::scp::organization`) for this environment's guardrails,
+/// made once per run.
 pub async fn org_verdicts(session: &Session, org: &Org) -> Result<Vec<Verdict>> {
+    let gathered = session.gathered.org_verdicts.get_or_try_init(|| check_organization(session, org)).await?;
+    Ok(gathered.clone())
+}
+
+async fn check_organization(session: &Session, org: &Org) -> Result<Vec<Verdict>> {
     let account = &session.identity.account_id;
     let rcp = wanted(&session.settings)
         .contains(&Guardrail::Rcp)

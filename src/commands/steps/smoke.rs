@@ -47,7 +47,7 @@ pub async fn target(session: &Session) -> Result<Target> {
         )
     };
     let api = outputs(Part::Api).ok_or_else(not_installed)?;
-    let url = tvm_url(&api, session.settings.connection.endpoint_url.as_deref()).ok_or_else(not_installed)?;
+    let url = tvm_url(&api, session.emulator()).ok_or_else(not_installed)?;
     let role = outputs(Part::ProtectedRole(SMOKE_PROFILE.into())).ok_or_else(not_installed)?;
     Ok(Target {
         url,

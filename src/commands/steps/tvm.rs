@@ -13,7 +13,8 @@ use crate::cli::{GlobalArgs, TvmArgs};
 use crate::config::{self, EnvironmentConfig};
 use crate::deploy::stacks::Part;
 use crate::error::{Fixable, Outcome};
-use crate::settings::Sources;
+use crate::model::connection::Connection;
+use crate::settings::{Selection, Sources};
 use crate::tvm::endpoint::tvm_url;
 use crate::tvm::http::{Answer, TvmClient};
 use crate::tvm::wire::{self, Vended};
@@ -24,6 +25,12 @@ pub struct Connected {
     pub client: TvmClient,
     pub url: String,
     pub base: Credentials,
+}
+
+/// Where the TVM's URL comes from: `--endpoint`, or the installed environment's api stack.
+enum Find {
+    Given(String),
+    Installed(String),
 }
 
 /// A refused request: the user reads the TVM's `Code` and `Message`.
@@ -39,20 +46,22 @@ impl Connected {
         let selection = global.selection();
         let flags = EnvironmentConfig::default();
         let sources = Sources::new(&selection, &flags, file.as_ref());
-        let connection = match (&tvm.tvm_url, sources.resolve()) {
-            (_, Ok((settings, _))) => settings.connection,
+        // A light target: the environment and the connection, never the deploy settings.
+        let loaded = sources.env_name().and_then(|env| sources.load(env));
+        let (connection, find) = match (&tvm.tvm_url, loaded) {
+            (Some(url), Ok(loaded)) => (loaded.target.connection, Find::Given(url.clone())),
             // With a URL, no environment is needed: the AWS chain and the flags suffice.
-            (Some(_), Err(_)) => crate::aws::Connection {
-                profile: selection.profile.clone(),
-                region: selection.region.clone(),
-                endpoint_url: selection.endpoint_url.clone().filter(|u| !u.trim().is_empty()),
-            },
+            (Some(url), Err(_)) => {
+                let Selection { profile, region, endpoint_url, .. } = selection;
+                (Connection::new(profile, region, endpoint_url), Find::Given(url.clone()))
+            }
+            (None, Ok(loaded)) => (loaded.target.connection, Find::Installed(loaded.target.env)),
             (None, Err(missing)) => return Err(missing.into()),
         };
         let sdk = sdk_config(&connection).await?;
-        let url = match &tvm.tvm_url {
-            Some(url) => url.clone(),
-            None => installed_url(&sdk, &sources.env_name()?, connection.endpoint_url.as_deref()).await?,
+        let url = match find {
+            Find::Given(url) => url,
+            Find::Installed(env) => installed_url(&sdk, &env, connection.emulator()).await?,
         };
         let fallback_region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
         let provider = sdk.credentials_provider().context("no AWS credentials provider is configured")?;
@@ -80,8 +89,9 @@ impl Connected {
     }
 }
 
-/// The installed environment's TVM URL, from its api stack.
-async fn installed_url(sdk: &aws_config::SdkConfig, env: &str, endpoint_url: Option<&str>) -> Result<String> {
+/// The installed environment's TVM URL, from its api stack (`emulator`: the emulator's endpoint,
+/// where the URL takes its path form).
+async fn installed_url(sdk: &aws_config::SdkConfig, env: &str, emulator: Option<&str>) -> Result<String> {
     let name = Part::Api.stack_name(env);
     let api = CloudFormation::new(sdk).describe(&name).await?.ok_or_else(|| {
         Fixable::new(
@@ -89,7 +99,7 @@ async fn installed_url(sdk: &aws_config::SdkConfig, env: &str, endpoint_url: Opt
             "pass the TVM's URL with `--endpoint URL`, or the right `--env` (and `--aws-profile`/`--region`)",
         )
     })?;
-    tvm_url(&api.outputs, endpoint_url).with_context(|| format!("`{name}` has no endpoint output"))
+    tvm_url(&api.outputs, emulator).with_context(|| format!("`{name}` has no endpoint output"))
 }
 
 /// A refusal is the user's answer (exit 1, the TVM's words on stderr); anything else an error.

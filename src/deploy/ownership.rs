@@ -7,8 +7,8 @@
 
 use serde_json::Value;
 
-use crate::deploy::model::Deployed;
 use crate::deploy::stacks::Part;
+use crate::model::cloudformation::Deployed;
 use crate::names::{Guardrail, TAG_ENV, TAG_TVM_ACCOUNT};
 
 /// Whose a guardrail stack is.

@@ -1,8 +1,7 @@
 //! Plain CloudFormation data, shared by both sides of the SDK boundary: what `aws::cloudformation`
-//! returns (stacks, change sets, events) and what it is asked to deploy (`StackRequest`); the
-//! one S3 fact the deploy decides on (`StoredObject`) and the SSM one (`ParameterVersion`). Fields
-//! and tiny predicates only: no decisions, no SDK types, so the SDK layer can import it without
-//! importing the planner, the engine or the templates.
+//! returns (stacks, change sets, events, drift) and what it is asked to deploy (`StackRequest`).
+//! Fields and tiny predicates only: no decisions, no SDK types, so the SDK layer can import it
+//! without importing the planner, the engine or the templates.
 
 use std::collections::BTreeMap;
 
@@ -145,21 +144,4 @@ pub struct ResourceDrift {
     pub actual: Option<String>,
     /// The property paths CloudFormation says differ (`/AssumeRolePolicyDocument/Statement/0/…`).
     pub differing_paths: Vec<String>,
-}
-
-/// An S3 object's latest version as HeadObject (with `ChecksumMode=ENABLED`) or PutObject
-/// report it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StoredObject {
-    /// `None` in a bucket without versioning.
-    pub version_id: Option<String>,
-    /// Base64 of the object's SHA-256, when it was stored with one.
-    pub checksum_sha256: Option<String>,
-}
-
-/// One version of an SSM parameter, as `GetParameter` or `GetParameterHistory` report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParameterVersion {
-    pub version: u64,
-    pub value: String,
 }

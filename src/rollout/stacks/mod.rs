@@ -1,4 +1,4 @@
-//! The deploy engine: applies one wave of stacks (stacks that do not depend on each other) the
+//! The stack engine: applies one wave of stacks (stacks that do not depend on each other) the
 //! way rain and the CDK do. Plan every stack; stop before touching anything if one is blocked;
 //! recreate empty leftovers; create every needed change set at once (if one cannot be made, the
 //! others are removed again); show them; ask once (unless `--yes`); execute them together and
@@ -25,11 +25,11 @@ use failure::{combined, deploy_failed};
 pub use follow::{Settled, is_settled, is_success};
 
 use crate::aws::cloudformation::CloudFormation;
-use crate::deploy::model::Deployed;
-use crate::deploy::model::{ChangeSet, ChangeSetKind, StackEvent, StackRequest};
 use crate::deploy::plan::{self, Action};
 use crate::deploy::stacks::{DesiredStack, Part, TAG_TEMPLATE_SHA256, import_template, sha256_hex};
 use crate::error::{Fixable, Interrupted};
+use crate::model::cloudformation::Deployed;
+use crate::model::cloudformation::{ChangeSet, ChangeSetKind, StackEvent, StackRequest};
 use crate::ui::output::Reporter;
 use crate::ui::prompt::{self, Prompt};
 use crate::ui::render;
@@ -79,6 +79,10 @@ pub struct Engine<'a> {
     /// Stacks whose resources drift detection found changed outside CloudFormation, with what
     /// drifted (`Resource.Property`): their change sets are drift-aware (`REVERT_DRIFT`).
     pub drifted: BTreeMap<String, Vec<String>>,
+    /// The stacks as listed when the run began (`None`: describe each stack as it is planned).
+    /// A run changes a wave's stacks only in that wave, so a listing made before the first is
+    /// what each later wave would find too: planning from it calls CloudFormation no more.
+    pub known: Option<&'a [Deployed]>,
 }
 
 /// A stack with a change set waiting for the question.
@@ -98,7 +102,13 @@ struct Pending {
 impl Engine<'_> {
     /// Describes and plans every stack; reports the plan; refuses if any stack is blocked.
     pub async fn plan(&self, desired: &[DesiredStack]) -> Result<Vec<(Action, Option<Deployed>)>> {
-        let deployed = try_join_all(desired.iter().map(|stack| self.cfn.describe(&stack.name))).await?;
+        let deployed = match self.known {
+            Some(known) => {
+                let find = |name: &str| known.iter().find(|stack| stack.name == name).cloned();
+                desired.iter().map(|stack| find(&stack.name)).collect()
+            }
+            None => try_join_all(desired.iter().map(|stack| self.cfn.describe(&stack.name))).await?,
+        };
         let now = SystemTime::now();
         let planned: Vec<(Action, Option<Deployed>)> = desired
             .iter()
@@ -196,7 +206,7 @@ impl Engine<'_> {
         let creating = !matches!(action, Action::Update { .. } | Action::Restore { .. });
         let restoring = matches!(action, Action::Restore { .. });
         let adopting = creating && !desired.adopt.is_empty();
-        let current_outputs = deployed.map(|d| d.outputs).unwrap_or_default();
+        let current_outputs = deployed.as_ref().map(|d| d.outputs.clone()).unwrap_or_default();
         let request = change_set_request(&desired, &action, self.drifted.contains_key(&desired.name));
         let id = if adopting {
             let adopted: Vec<String> = desired.adopt.iter().map(|r| r.physical_name()).collect();
@@ -241,8 +251,8 @@ impl Engine<'_> {
             ));
         }
         if change_set.is_empty_change() {
+            // Only an update finds nothing to change, so the stack is as it was planned from.
             self.cfn.delete_change_set(&id).await?;
-            let deployed = self.cfn.describe(&desired.name).await?;
             return Ok(Err((desired, deployed)));
         }
         if change_set.status != "CREATE_COMPLETE" {
@@ -578,7 +588,7 @@ mod tests {
         let prompt = Scripted::new(&[]);
         let drifted =
             BTreeMap::from([(desired.name.clone(), vec!["ProtectedRole.AssumeRolePolicyDocument".to_string()])]);
-        let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: "main", drifted };
+        let engine = Engine { cfn: &cfn, out: &out, prompt: &prompt, yes: false, env: "main", drifted, known: None };
 
         let outcome = engine.run_wave(vec![desired], Mode::Preview).await.unwrap();
         let WaveOutcome::Done(results) = outcome else { panic!("a preview asks nothing") };

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::aws::cloudformation::CloudFormation;
-use crate::deploy::model::{ChangeSet, StackEvent};
 use crate::error::Fixable;
+use crate::model::cloudformation::{ChangeSet, StackEvent};
 use crate::ui::output::Reporter;
 
 /// CloudFormation's slowest operations here (a Lambda replacement, a role deletion) take minutes.

@@ -1,8 +1,8 @@
 //! What the engine says when stacks fail: one error for several failed stacks, and for each
 //! failed deploy a hint that follows the stack's final status. Pure: no AWS calls, no output.
 
-use crate::deploy::model::StackEvent;
 use crate::error::Fixable;
+use crate::model::cloudformation::StackEvent;
 
 /// One error for the failures of several stacks: the first one whole (its hint included), the
 /// others named in the message above it. `None` if nothing failed.
