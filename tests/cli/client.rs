@@ -63,7 +63,8 @@ fn with_an_endpoint_no_sentinel_tvm_yaml_is_read_and_each_failure_says_what_to_d
     // No base credentials: the documented message and its fix, not the SDK's "an error occurred".
     let none = isolated(BINARY, &dir).args(["credentials", "--profile", "main-app", "--endpoint", NOWHERE]).output();
     let said = stderr(&none.unwrap());
-    assert!(said.contains("no AWS credentials found") && said.contains("hint: no AWS credentials found"), "{said}");
+    assert!(said.starts_with("error: no AWS credentials found to sign the request to the TVM with\n"), "{said}");
+    assert!(said.contains("hint: no AWS credentials found: pass `--aws-profile NAME`"), "{said}");
     assert!(!said.contains("sentinel-tvm.yaml"), "the deployer's file is none of a client's business: {said}");
 
     // A TVM that cannot be reached: the endpoint and the network, after the retries.
