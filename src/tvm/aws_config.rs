@@ -158,8 +158,24 @@ pub fn default_profile(config: &str) -> DefaultProfile {
 
 /// Whether a `credential_process` command runs sentinel-tvm: its program's file name says so.
 fn command_runs_sentinel_tvm(command: &str) -> bool {
-    let program = command.trim_start().split_whitespace().next().unwrap_or_default().trim_matches(['"', '\'']);
-    program.rsplit('/').next().is_some_and(|name| name.starts_with("sentinel-tvm"))
+    program(command).rsplit('/').next().is_some_and(|name| name.starts_with("sentinel-tvm"))
+}
+
+/// A command's first word as a POSIX shell reads it: quotes (`'…'`, `"…"`, as `quote` writes
+/// them) and backslashes removed, up to the first unquoted blank.
+fn program(command: &str) -> String {
+    let mut word = String::new();
+    let mut chars = command.trim_start().chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => word.extend(chars.by_ref().take_while(|c| *c != '\'')),
+            '"' => word.extend(chars.by_ref().take_while(|c| *c != '"')),
+            '\\' => word.extend(chars.next()),
+            c if c.is_whitespace() => break,
+            c => word.push(c),
+        }
+    }
+    word
 }
 
 /// The profile on `base`'s way to its credentials (itself, then each `source_profile`) whose
@@ -485,6 +501,13 @@ mod tests {
             )
         );
         assert_eq!(quote(""), "''");
+        // What `quote` writes, `program` reads back, so a line written once is known as ours.
+        for path in ["/usr/local/bin/sentinel-tvm", "/opt/my tools/sentinel-tvm", "/it's/sentinel-tvm"] {
+            let line = credential_process_command(path, "p", emulator, &[], "b");
+            assert!(command_runs_sentinel_tvm(&line), "{line}");
+        }
+        assert_eq!(program("  \"/a b/sentinel-tvm\" credentials"), "/a b/sentinel-tvm");
+        assert_eq!(program("/a\\ b/sentinel-tvm credentials"), "/a b/sentinel-tvm");
     }
 
     #[test]
