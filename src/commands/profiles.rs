@@ -40,9 +40,13 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ProfilesArgs) -> Re
     if listed.is_empty() {
         out.stderr_block("the TVM's policy grants you no profile\n");
     }
-    if args.write_config {
+    if args.write_config && !listed.is_empty() {
         let names = listed.iter().map(|(name, _)| name.to_string()).collect();
         return write_config(global, out, args, &connected, names);
+    }
+    if args.write_config {
+        // Nothing the TVM would vend you, so nothing to write (said above).
+        return Ok(Outcome::Success);
     }
     if out.is_json() {
         out.json(body.clone());
