@@ -108,8 +108,8 @@ pub enum Command {
     Credentials(CredentialsArgs),
     /// Run a command with credentials from the TVM, served to its AWS SDK by a local bridge.
     Exec(ExecArgs),
-    /// The profiles the TVM would vend to you.
-    Profiles(TvmArgs),
+    /// The profiles the TVM would vend to you, or (`--write-config`) an AWS config profile for each.
+    Profiles(ProfilesArgs),
 }
 
 /// Where the TVM is: its URL, or the installed environment whose URL it is.
@@ -127,12 +127,35 @@ pub struct CredentialsArgs {
     #[arg(long, value_name = "PROFILE")]
     pub profile: String,
 
-    /// Credential lifetime in seconds (900..=3600; default: the policy's or the TVM's).
+    /// Credential lifetime in seconds, 900..=3600 [default: 3600, or less where the policy caps
+    /// it].
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u32>,
 
     #[command(flatten)]
     pub tvm: TvmArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProfilesArgs {
+    #[command(flatten)]
+    pub tvm: TvmArgs,
+
+    /// Write a profile into the AWS config file for each profile listed, whose
+    /// `credential_process` line calls the TVM at its URL and signs with `--base-profile`: then
+    /// `AWS_PROFILE=<profile> aws …` works. Shows the changes and asks first (`--yes` for
+    /// scripts); touches no other profile.
+    #[arg(long)]
+    pub write_config: bool,
+
+    /// The AWS config file to write [default: AWS_CONFIG_FILE, else ~/.aws/config].
+    #[arg(long, value_name = "PATH", requires = "write_config")]
+    pub file: Option<PathBuf>,
+
+    /// The AWS profile the written lines sign with, which must not itself run sentinel-tvm
+    /// [default: the one this command signs with: `--aws-profile`, AWS_PROFILE, else `default`].
+    #[arg(long, value_name = "NAME", requires = "write_config")]
+    pub base_profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

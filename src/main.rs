@@ -5,13 +5,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sentinel_tvm::cli::Cli;
+use sentinel_tvm::cli::OutputFormat;
 use sentinel_tvm::commands;
-use sentinel_tvm::error::exit_code_for;
+use sentinel_tvm::error::{ERROR_EXIT, exit_code_for};
+use sentinel_tvm::tvm::recursion;
 use sentinel_tvm::ui::output::Reporter;
 
 fn main() -> ExitCode {
+    if let Some(refusal) = recursion::nested(std::env::var_os(recursion::MARK).as_deref()) {
+        Reporter::new(OutputFormat::Text).failure(&anyhow::Error::from(refusal));
+        return ExitCode::from(ERROR_EXIT);
+    }
     forget_empty_endpoint_url();
     let cli = Cli::parse();
+    if recursion::marks(&cli.command) {
+        mark_credential_lookup();
+    }
     let out = Reporter::new(cli.global.output);
     let failed = |error: anyhow::Error| {
         out.failure(&error);
@@ -25,6 +34,14 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(error) => failed(error),
     }
+}
+
+/// Marks this process's environment, which the AWS SDK's `credential_process` children inherit:
+/// a `sentinel-tvm` among them refuses at once (`tvm::recursion`).
+fn mark_credential_lookup() {
+    // SAFETY: called in `main` before the runtime or anything else starts a thread, so no other
+    // thread can be reading the environment.
+    unsafe { std::env::set_var(recursion::MARK, "1") };
 }
 
 /// An empty `AWS_ENDPOINT_URL` means "no endpoint" to a person, but the AWS SDK reads it itself

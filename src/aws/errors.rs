@@ -26,6 +26,15 @@ where
     }
 }
 
+/// The fix for a call refused for want of a permission.
+const DENIED: &str = "the caller lacks this permission: see the deployer's permissions in docs/LAMBDA_TVM_DEPLOYMENT.md, or use a role that has them";
+
+/// Whether `error` is a call `sdk_error` found refused for want of a permission: for a caller
+/// whose fix is not the deployer's permissions (a client, which has another way).
+pub fn is_denied(error: &anyhow::Error) -> bool {
+    error.chain().filter_map(|cause| cause.downcast_ref::<Fixable>()).any(|fixable| fixable.hint == DENIED)
+}
+
 /// The fix for an error code (or, for client-side failures, its text), when one is known.
 pub fn explain(code: &str, detail: &str) -> Option<String> {
     let hint = match code {
@@ -38,9 +47,7 @@ pub fn explain(code: &str, detail: &str) -> Option<String> {
         | "InvalidSignatureException" => {
             "AWS does not accept these credentials: check the access key, secret and session token (and `--aws-profile`)"
         }
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
-            "the caller lacks this permission: see the deployer's permissions in docs/LAMBDA_TVM_DEPLOYMENT.md, or use a role that has them"
-        }
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => DENIED,
         "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
             "AWS is throttling this account even after retries: wait a minute and run this again"
         }
@@ -80,6 +87,15 @@ pub fn is_access_denied<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_denied_call_is_known_as_one() {
+        let denied: anyhow::Error = Fixable::new("DescribeStacks failed: not authorized", DENIED).into();
+        assert!(is_denied(&denied.context("finding the TVM")));
+        let other: anyhow::Error = Fixable::new("DescribeStacks failed", explain("ExpiredToken", "").unwrap()).into();
+        assert!(!is_denied(&other));
+        assert!(!is_denied(&anyhow::anyhow!("AccessDenied")));
+    }
 
     #[test]
     fn known_failures_get_a_fix() {

@@ -4,27 +4,28 @@
 //! command's environment), runs the command, and exits with its exit code.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::process::ExitStatus;
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::cli::{ExecArgs, GlobalArgs};
-use crate::commands::steps::tvm::{Connected, Refused, refused_or};
+use crate::commands::steps::tvm::{Connected, Refused, aws_config_file, refused_or};
 use crate::error::{Fixable, Outcome};
+use crate::tvm::aws_config;
 use crate::tvm::bridge::{self, Bridge, ChildEnv, Failure, Source};
-use crate::tvm::wire::Vended;
+use crate::tvm::wire::{self, Vended};
 use crate::ui::output::Reporter;
 
 pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ExecArgs) -> Result<Outcome> {
     let wanted = &args.credentials;
+    let lifetime = wire::lifetime(wanted.duration)?;
     let connected = Connected::open(global, &wanted.tvm).await?;
-    let first = match connected.vend(&wanted.profile, wanted.duration).await {
+    let first = match connected.vend(&wanted.profile, lifetime).await {
         Ok(vended) => vended,
         Err(error) => return refused_or(out, error),
     };
-    let tvm = Tvm { connected, profile: wanted.profile.clone(), duration: wanted.duration, out: out.clone() };
+    let tvm = Tvm { connected, profile: wanted.profile.clone(), lifetime, out: out.clone() };
     let bridge = Bridge::start(tvm, Some(first)).await?;
     let environment = environment_for(&bridge);
     if let Some(note) = &environment.note {
@@ -39,14 +40,14 @@ pub async fn run(global: &GlobalArgs, out: &Reporter, args: &ExecArgs) -> Result
 struct Tvm {
     connected: Connected,
     profile: String,
-    duration: Option<u32>,
+    lifetime: u32,
     /// Where a renewal that failed is said (the command's SDK only sees a 502).
     out: Reporter,
 }
 
 impl Source for Tvm {
     async fn vend(&self) -> Result<Vended, Failure> {
-        let failure = match self.connected.vend(&self.profile, self.duration).await {
+        let failure = match self.connected.vend(&self.profile, self.lifetime).await {
             Ok(vended) => return Ok(vended),
             Err(error) => match error.downcast_ref::<Refused>() {
                 Some(Refused(words)) => Failure::Refused(words.clone()),
@@ -62,24 +63,13 @@ impl Source for Tvm {
 
 /// The command's environment, from the bridge and the user's AWS config file.
 fn environment_for(bridge: &Bridge) -> ChildEnv {
-    let config = config_file().and_then(|path| {
+    let config = aws_config_file().and_then(|path| {
         let text = std::fs::read_to_string(&path).ok()?;
-        Some((path.display().to_string(), bridge::default_profile(&text)))
+        Some((path.display().to_string(), aws_config::default_profile(&text)))
     });
     let region_set =
         ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
     bridge::child_env(&bridge.url(), bridge.token(), config.as_ref().map(|(path, p)| (path.as_str(), p)), region_set)
-}
-
-/// Where SDKs read the config file: AWS_CONFIG_FILE (a leading `~/` is the home directory), else
-/// `~/.aws/config`.
-fn config_file() -> Option<PathBuf> {
-    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-    match std::env::var("AWS_CONFIG_FILE") {
-        Ok(path) if path.starts_with("~/") => Some(home()?.join(&path[2..])),
-        Ok(path) if !path.is_empty() => Some(PathBuf::from(path)),
-        _ => Some(home()?.join(".aws").join("config")),
-    }
 }
 
 /// Runs the command with inherited stdio until it ends. Ctrl-C reaches the command from the

@@ -29,7 +29,9 @@
 //!   note on stderr. Pointing `AWS_PROFILE` at a profile that does not exist is no way out: SDKs
 //!   fail on a missing profile instead of moving down the chain.
 //!
-//! A command that names a profile itself (`aws --profile x`) gets what it asked for.
+//! A command that names a profile itself (`aws --profile x`) gets what it asked for. The mark of
+//! `exec`'s own credential lookup (`tvm::recursion::MARK`) is removed too, so a `sentinel-tvm` the
+//! command runs works.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -44,6 +46,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::tvm::aws_config::DefaultProfile;
+use crate::tvm::recursion;
 use crate::tvm::wire::Vended;
 
 /// The only path the bridge serves.
@@ -73,24 +77,6 @@ pub const SHADOWING: [&str; 11] = [
     "AWS_WEB_IDENTITY_TOKEN_FILE",
     "AWS_ROLE_ARN",
     "AWS_ROLE_SESSION_NAME",
-];
-
-/// Keys that make a profile a source of credentials.
-const CREDENTIAL_KEYS: [&str; 14] = [
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_security_token",
-    "credential_process",
-    "role_arn",
-    "source_profile",
-    "credential_source",
-    "web_identity_token_file",
-    "sso_session",
-    "sso_start_url",
-    "sso_account_id",
-    "sso_role_name",
-    "login_session",
 ];
 
 /// Where fresh credentials come from (the TVM, in `exec`).
@@ -264,43 +250,6 @@ pub fn new_token() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// What the `default` profile of a config file holds that matters here.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct DefaultProfile {
-    /// Its credential keys (lowercase), in file order.
-    pub credential_keys: Vec<String>,
-    pub region: Option<String>,
-}
-
-/// Reads `[default]` and `[profile default]` of an AWS config file. Indented lines are a nested
-/// setting's (`s3 =` then `  addressing_style = path`) and never credentials.
-pub fn default_profile(config: &str) -> DefaultProfile {
-    let mut profile = DefaultProfile::default();
-    let mut in_default = false;
-    for line in config.lines() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) || line.starts_with([' ', '\t']) {
-            continue;
-        }
-        if let Some(section) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            let words: Vec<&str> = section.split_whitespace().collect();
-            in_default = matches!(words.as_slice(), ["default"] | ["profile", "default"]);
-            continue;
-        }
-        let Some((key, value)) = trimmed.split_once('=') else { continue };
-        let key = key.trim().to_ascii_lowercase();
-        if !in_default {
-            continue;
-        }
-        if CREDENTIAL_KEYS.contains(&key.as_str()) && !profile.credential_keys.contains(&key) {
-            profile.credential_keys.push(key);
-        } else if key == "region" && !value.trim().is_empty() {
-            profile.region = Some(value.trim().to_string());
-        }
-    }
-    profile
-}
-
 /// The command's environment: what to remove, what to set, and a note for the user.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ChildEnv {
@@ -332,7 +281,9 @@ pub fn child_env(url: &str, token: &str, config: Option<(&str, &DefaultProfile)>
         }
         note = Some(text);
     }
-    ChildEnv { remove: SHADOWING.to_vec(), set, note }
+    // The mark of `exec`'s own credential lookup: a `sentinel-tvm` the command runs is no lookup.
+    let remove = SHADOWING.iter().copied().chain([recursion::MARK]).collect();
+    ChildEnv { remove, set, note }
 }
 
 /// A running bridge; it stops when dropped.
@@ -650,45 +601,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_profile_is_read_for_credentials_and_region() {
-        let profile = |keys: &[&str], region: Option<&str>| DefaultProfile {
-            credential_keys: keys.iter().map(|k| k.to_string()).collect(),
-            region: region.map(str::to_string),
-        };
-        for (config, expected) in [
-            ("", profile(&[], None)),
-            ("[default]\nregion = eu-west-2\noutput = json\n", profile(&[], Some("eu-west-2"))),
-            (
-                "[default]\nregion=eu-west-2\nsso_session = corp\nsso_account_id = 1\n[sso-session corp]\nsso_start_url = https://x\n",
-                profile(&["sso_session", "sso_account_id"], Some("eu-west-2")),
-            ),
-            ("[profile default]\ncredential_process = /bin/helper\n", profile(&["credential_process"], None)),
-            (
-                "[ profile   default ]\nRole_Arn = arn\nsource_profile = base\n",
-                profile(&["role_arn", "source_profile"], None),
-            ),
-            ("[default]\n# aws_access_key_id = AKIA\n; credential_process = x\n", profile(&[], None)),
-            ("[default]\ns3 =\n  aws_access_key_id = nested\n", profile(&[], None)),
-            (
-                "[profile base]\naws_access_key_id = AKIA\nregion = us-east-1\n[default]\nregion = eu-west-1\n",
-                profile(&[], Some("eu-west-1")),
-            ),
-            (
-                "[profile defaults]\ncredential_process = x\n[sso-session default]\nsso_start_url = x\n",
-                profile(&[], None),
-            ),
-            ("aws_access_key_id = before any section\n", profile(&[], None)),
-        ] {
-            assert_eq!(default_profile(config), expected, "{config:?}");
-        }
-    }
-
-    #[test]
     fn the_command_loses_every_other_credential_source_and_keeps_its_region() {
         let url = "http://127.0.0.1:4567/credentials";
         let set = |env: &ChildEnv, name: &str| env.set.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
         let plain = child_env(url, TOKEN, None, false);
-        assert_eq!(plain.remove, SHADOWING.to_vec());
+        assert_eq!(plain.remove, [&SHADOWING[..], &[recursion::MARK]].concat(), "the mark goes too");
         assert_eq!(set(&plain, "AWS_CONTAINER_CREDENTIALS_FULL_URI").as_deref(), Some(url));
         assert_eq!(set(&plain, "AWS_CONTAINER_AUTHORIZATION_TOKEN").as_deref(), Some(TOKEN));
         assert_eq!(set(&plain, "AWS_SHARED_CREDENTIALS_FILE").as_deref(), Some("/dev/null"));

@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use aws_sdk_cloudformation::primitives::{DateTime, DateTimeFormat};
 
+use crate::error::Fixable;
 use crate::tvm::http::Answer;
+use sentinel_tvm_lambda::duration;
 
 /// Credentials the TVM vended.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,12 +101,32 @@ pub fn check_profile(profile: &str) -> Result<()> {
     let valid = (1..=64).contains(&profile.len())
         && profile.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if !valid {
-        bail!(crate::error::Fixable::new(
+        bail!(Fixable::new(
             format!("`{profile}` is not a profile name"),
             "profiles are 1-64 of A-Z a-z 0-9 _ -, as the policy names them (`main-prod`); `sentinel-tvm profiles` lists yours"
         ));
     }
     Ok(())
+}
+
+/// The lifetime a client asks for when `--duration` is not given: one hour, the most the TVM
+/// grants (a rule's `max_server_duration` caps it lower). AWS SDKs and the CLI fetch credentials
+/// again once less than 15 minutes are left, so with 900-second credentials every AWS call would
+/// be a TVM call.
+pub const DEFAULT_LIFETIME_SECONDS: u32 = duration::MAX_SECONDS;
+
+/// The `duration` to ask for: `--duration` when given, checked here against the TVM's own range
+/// (which answers anything else with a bare `INVALID_DURATION`), else `DEFAULT_LIFETIME_SECONDS`.
+pub fn lifetime(asked: Option<u32>) -> Result<u32, Fixable> {
+    let (min, max) = (duration::MIN_SECONDS, duration::MAX_SECONDS);
+    match asked {
+        None => Ok(DEFAULT_LIFETIME_SECONDS),
+        Some(seconds) if (min..=max).contains(&seconds) => Ok(seconds),
+        Some(seconds) => Err(Fixable::new(
+            format!("`--duration {seconds}` is outside {min}..{max} seconds, the lifetimes the TVM grants"),
+            format!("give {min} to {max}, or leave `--duration` out for one hour (or less where the policy caps it)"),
+        )),
+    }
 }
 
 /// A refusal, as the user should read it: the TVM's `Code: Message`, or API Gateway's own
@@ -178,6 +200,25 @@ mod tests {
             profiles_url("http://127.0.0.1:4566/_aws/execute-api/a1/"),
             "http://127.0.0.1:4566/_aws/execute-api/a1/profiles"
         );
+    }
+
+    #[test]
+    fn the_lifetime_is_an_hour_unless_asked_and_out_of_range_is_refused_here() {
+        for (asked, expected) in [
+            (None, Ok(3600)),
+            (Some(900), Ok(900)),
+            (Some(3600), Ok(3600)),
+            (Some(899), Err(())),
+            (Some(300), Err(())),
+            (Some(3601), Err(())),
+        ] {
+            let got = lifetime(asked);
+            assert_eq!(got.as_ref().map(|s| *s).map_err(|_| ()), expected, "{asked:?}");
+            if let Err(error) = got {
+                assert!(error.message.contains("900..3600"), "{}", error.message);
+                assert!(error.hint.contains("--duration"), "{}", error.hint);
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::deploy::drift::Finding;
 use crate::deploy::plan::Action;
 use crate::error::Fixable;
 use crate::model::cloudformation::{ResourceChange, StackEvent};
+use crate::tvm::aws_config::{Change, ProfileChange};
 
 /// `+` add, `~` modify, `-` remove, `>` import, `?` dynamic.
 pub fn change_marker(action: &str) -> char {
@@ -162,6 +163,30 @@ pub fn status_table(rows: &[StatusRow], binary_version: &str) -> String {
     text
 }
 
+/// What `profiles --write-config` would do to the AWS config file at `path`: each profile's own
+/// lines, `+` added and `-` removed, and the profiles already as they should be.
+pub fn profile_changes(path: &str, changes: &[ProfileChange]) -> String {
+    let mut text = format!("{path}:\n");
+    for change in changes {
+        let (marker, note) = match change.change {
+            Change::Added => ('+', ""),
+            Change::Updated => ('~', ""),
+            Change::Unchanged => ('=', " (unchanged)"),
+        };
+        text.push_str(&format!("{marker} [profile {}]{note}\n", change.name));
+        if change.change == Change::Unchanged {
+            continue;
+        }
+        for line in change.before.iter().filter(|line| !change.after.contains(line)) {
+            text.push_str(&format!("-   {line}\n"));
+        }
+        for line in change.after.iter().filter(|line| !change.before.contains(line)) {
+            text.push_str(&format!("+   {line}\n"));
+        }
+    }
+    text
+}
+
 /// JSON-lines objects; every one has a `type`.
 pub mod json {
     use super::*;
@@ -227,6 +252,16 @@ pub mod json {
 
     pub fn output(stack: &str, key: &str, value: &str) -> Value {
         json!({"type": "output", "stack": stack, "key": key, "value": value})
+    }
+
+    /// One profile `profiles --write-config` writes into the AWS config file `file`.
+    pub fn profile_change(file: &str, change: &ProfileChange) -> Value {
+        let action = match change.change {
+            Change::Added => "add",
+            Change::Updated => "update",
+            Change::Unchanged => "unchanged",
+        };
+        json!({"type": "profile", "file": file, "name": change.name, "action": action, "lines": change.after})
     }
 }
 
@@ -383,5 +418,37 @@ mod tests {
     fn a_cause_that_repeats_its_parent_is_said_once() {
         let error = anyhow::anyhow!("service error").context("service error").context("deploy failed");
         assert_eq!(render_failure(&error), "error: deploy failed\n  caused by: service error\n");
+    }
+
+    #[test]
+    fn written_profiles_show_each_ones_own_lines() {
+        let line = |name: &str, base: &str| {
+            format!(
+                "credential_process = /usr/local/bin/sentinel-tvm credentials --profile {name} --endpoint https://a1b2c3d4e5.execute-api.eu-west-2.amazonaws.com/ --aws-profile {base}"
+            )
+        };
+        let changes = [
+            ProfileChange {
+                name: "main-prod".into(),
+                change: Change::Added,
+                before: vec![],
+                after: vec![line("main-prod", "sso"), "region = eu-west-2".into()],
+            },
+            ProfileChange {
+                name: "main-dev".into(),
+                change: Change::Updated,
+                before: vec![line("main-dev", "old"), "region = eu-west-2".into()],
+                after: vec![line("main-dev", "sso"), "region = eu-west-2".into()],
+            },
+            ProfileChange {
+                name: "main-ro".into(),
+                change: Change::Unchanged,
+                before: vec![line("main-ro", "sso")],
+                after: vec![line("main-ro", "sso")],
+            },
+        ];
+        insta::assert_snapshot!(profile_changes("/home/me/.aws/config", &changes));
+        let json: Vec<String> = changes.iter().map(|c| json::profile_change("/f", c).to_string()).collect();
+        insta::assert_snapshot!("written_profiles_as_json_lines", json.join("\n"));
     }
 }

@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+mod client;
+
 fn sentinel_tvm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentinel-tvm"))
         .args(args)

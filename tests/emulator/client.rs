@@ -13,10 +13,10 @@ use sentinel_tvm::deploy::stacks::Part;
 use crate::support::{Emulator, Install, REGION, Run, Workdir, unique_name};
 use crate::{emulator_or_skip, lambda_zip_or_skip};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_sentinel-tvm");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_sentinel-tvm");
 
 /// The awscli that `scripts/tools` installs, or `None` (said loudly) outside CI.
-fn aws_cli() -> Option<PathBuf> {
+pub(crate) fn aws_cli() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/venv/bin/aws");
     match path.is_file() {
         true => Some(path),
@@ -32,14 +32,14 @@ fn aws_cli() -> Option<PathBuf> {
 
 /// Runs commands as a client: the emulator's endpoint and region, no AWS configuration of the
 /// machine's, and, unless `keyless`, the client user's access key in the environment.
-struct Client<'a> {
-    emulator: &'a Emulator,
-    dir: &'a Workdir,
-    key: (String, String),
+pub(crate) struct Client<'a> {
+    pub emulator: &'a Emulator,
+    pub dir: &'a Workdir,
+    pub key: (String, String),
 }
 
 impl Client<'_> {
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str], keyless: bool) -> Command {
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>, args: &[&str], keyless: bool) -> Command {
         let mut command = Command::new(program);
         command
             .args(args)
@@ -61,7 +61,7 @@ impl Client<'_> {
         command
     }
 
-    fn run(&self, mut command: Command) -> Run {
+    pub fn run(&self, mut command: Command) -> Run {
         let output = command.output().expect("the command runs");
         Run {
             code: output.status.code(),
@@ -169,6 +169,11 @@ async fn clients_get_the_protected_role_through_exec_and_credential_process_and_
         |script: &str| client.sentinel_tvm(&["exec", "--profile", &app, "--endpoint", &tvm, "--", "sh", "-c", script]);
     ends("exit 7").assert_code(7);
     ends("kill -TERM $$").assert_code(143);
+
+    // a `sentinel-tvm` the command runs is no nested credential lookup of `exec`'s: it works
+    let inside = client.sentinel_tvm(&["exec", "--profile", &app, "--endpoint", &tvm, "--", BINARY, "--version"]);
+    inside.assert_code(0);
+    assert!(inside.stdout.starts_with("sentinel-tvm "), "{}", inside.stdout);
 
     // a denial reads as the TVM's Code and Message, and `exec` runs nothing
     let is_the_tvms_words = |run: &Run| {

@@ -16,7 +16,8 @@
 //! - The `--scp-mode enforce` install, `--org-profile`, and `scp check`: MiniStack's
 //!   CloudFormation has no `AWS::Organizations::Policy`, and its policy simulator always answers
 //!   as the account root (docs/EMULATOR.md); `scp show` runs from LAMBDA_TVM_SCP.md.
-//! - `exec --endpoint https://a1b2c3d4e5.execute-api…` with `terraform plan`, the `curl --aws-sigv4`
+//! - `exec --endpoint https://a1b2c3d4e5.execute-api…` with `terraform plan`, `profiles --write-config
+//!   --endpoint https://a1b2c3d4e5.execute-api…` with an SSO profile, the `curl --aws-sigv4`
 //!   request, `aws sts assume-role` on account 444455556666: real-AWS addresses and accounts.
 //! - Samples of output (pre-flight and smoke-test lines), of `~/.aws/config`, of a policy and of
 //!   `sentinel-tvm.yaml`, and the JSON of the client policy and the SCP: not commands.

@@ -7,6 +7,7 @@ mod support;
 
 mod calls;
 mod client;
+mod client_config;
 mod deploy;
 mod docs;
 mod drift;
